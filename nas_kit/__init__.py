@@ -1,0 +1,46 @@
+"""nas_kit: differentiable architecture search (DARTS family), reproduced step by step.
+
+Public API::
+
+    import nas_kit
+    record = nas_kit.search(method="darts", space="nb201", dataset="cifar10", seed=0, out="runs/a")
+    genotype = nas_kit.parse_genotype(record["genotype"])
+    nas_kit.train(genotype, space="nb201", dataset="cifar10", out="runs/a_train")
+    nas_kit.load_record("runs/a/record.json")
+
+Methods: ``nas_kit.METHODS``; spaces: ``darts``, ``nb201``; profiles: smoke | colab | paper
+(``NAS_KIT_PROFILE``). Plots live in ``nas_kit.viz``.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .genotypes import (DartsGenotype, NB201Genotype, PUBLISHED, parse_genotype, published)
+from .methods import METHODS, SearchConfig, get_method, resolve_config
+from .profiles import PROFILES, Profile, get_profile
+from .records import load_record
+from .search import SearchRun, prepare_search, search
+
+
+def train(genotype, space, dataset="cifar10", **kwargs):
+    """Train a genotype from scratch (DARTS or NB201 protocol); see `nas_kit.train.train_genotype`."""
+    from .train import train_genotype
+    return train_genotype(genotype, space, dataset, **kwargs)
+
+
+def describe_environment(profile: str | None = None) -> str:
+    """One line saying which profile, device and torch version produced the outputs below it."""
+    import torch
+    prof = get_profile(profile)
+    if torch.cuda.is_available():
+        device = f"cuda ({torch.cuda.get_device_name(0)})"
+    else:
+        device = "cpu"
+    return f"nas_kit {__version__} | profile: {prof.name} | device: {device} | torch {torch.__version__}"
+
+
+__all__ = [
+    "__version__", "search", "prepare_search", "SearchRun", "train", "load_record", "parse_genotype", "published", "PUBLISHED",
+    "DartsGenotype", "NB201Genotype", "METHODS", "get_method", "SearchConfig", "resolve_config",
+    "PROFILES", "Profile", "get_profile", "describe_environment",
+]

@@ -1,0 +1,133 @@
+"""Run records: one JSON file per search (or training run), saved atomically, loaded with checks.
+
+A search record holds everything needed to redraw every figure of the book without
+re-running: the full config, the environment, per-epoch op weights of every edge, the
+derived genotype per epoch, losses, accuracies and wall time.
+
+Keys of a search record (``format`` = ``nas_kit/record-v1``, ``kind`` = ``search``):
+``method, space, dataset, dataset_provenance, seed, profile, config, env, primitives,
+edges, cell_types, relaxation, history, genotype, total_seconds, complete``. Each history
+entry: ``epoch, weights {cell type: (E, n_ops) list}, edge_weights, genotype, train_loss,
+train_acc, val_loss, val_acc, lr, seconds, extra``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+SEARCH_FORMAT = "nas_kit/record-v1"
+TRAIN_FORMAT = "nas_kit/train-record-v1"
+SEARCH_KEYS = ("format", "kind", "method", "space", "dataset", "dataset_provenance", "seed",
+               "profile", "config", "env", "primitives", "edges", "cell_types", "relaxation",
+               "history", "genotype")
+EPOCH_KEYS = ("epoch", "weights", "genotype", "train_loss", "train_acc", "val_loss", "val_acc",
+              "seconds")
+
+
+class RecordError(ValueError):
+    """A record file that is missing, truncated, or not a nas_kit record."""
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout nas_kit runs from, if it is a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def environment(device: torch.device | str) -> dict[str, Any]:
+    """Where a run happened: versions, device name, git commit, date."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = platform.processor() or platform.machine() or "cpu"
+    from . import __version__
+    return {
+        "nas_kit": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": device.type,
+        "device_name": name,
+        "cuda": torch.version.cuda if device.type == "cuda" else None,
+        "git_commit": git_commit(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write via a temporary file in the same folder, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_record(record: dict[str, Any], path: str | os.PathLike) -> Path:
+    atomic_write_text(path, json.dumps(record, indent=1, allow_nan=True) + "\n")
+    return Path(path)
+
+
+def load_record(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a run record (search or train) back, checking it is complete and well-formed.
+
+    Accepts the record file or the run folder holding ``record.json``. Raises RecordError
+    naming the file and what is wrong.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "record.json"
+    if not path.exists():
+        raise RecordError(f"no record at {path}")
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise RecordError(f"{path} is not valid JSON (truncated or hand-edited?): {e}") from None
+    validate_record(record, source=str(path))
+    return record
+
+
+def validate_record(record: Any, source: str = "record") -> None:
+    if not isinstance(record, dict):
+        raise RecordError(f"{source}: a record is a JSON object, got {type(record).__name__}")
+    fmt = record.get("format")
+    if fmt == TRAIN_FORMAT:
+        missing = [k for k in ("space", "genotype", "config", "history", "test_acc") if k not in record]
+        if missing:
+            raise RecordError(f"{source}: train record lacks keys {missing}")
+        return
+    if fmt != SEARCH_FORMAT:
+        raise RecordError(f"{source}: unknown format {fmt!r}; valid: {SEARCH_FORMAT}, {TRAIN_FORMAT}")
+    missing = [k for k in SEARCH_KEYS if k not in record]
+    if missing:
+        raise RecordError(f"{source}: search record lacks keys {missing}")
+    n_edges, n_ops = len(record["edges"]), len(record["primitives"])
+    for i, entry in enumerate(record["history"]):
+        lacking = [k for k in EPOCH_KEYS if k not in entry]
+        if lacking:
+            raise RecordError(f"{source}: history[{i}] lacks keys {lacking}")
+        for t in record["cell_types"]:
+            w = entry["weights"].get(t)
+            if w is None or len(w) != n_edges or any(len(row) != n_ops for row in w):
+                raise RecordError(f"{source}: history[{i}].weights[{t!r}] is not "
+                                  f"{n_edges} x {n_ops} (edges x ops)")

@@ -1,0 +1,160 @@
+"""The bilevel loop end to end: every method, records, checkpoints and resume, the CLI."""
+import json
+
+import pytest
+import torch
+
+import nas_kit
+from nas_kit import data
+from nas_kit.__main__ import main
+from nas_kit.checkpoints import CheckpointError
+from nas_kit.genotypes import parse_genotype
+from nas_kit.records import RecordError, load_record
+
+TIMING_KEYS = {"seconds", "total_seconds", "date"}
+
+
+def tiny_data():
+    # 16x16 synthetic images keep every smoke search to a second or two on 2 CPU cores
+    return data.synthetic(n=64, image_size=16, seed=0)
+
+
+@pytest.mark.parametrize("space", ["darts", "nb201"])
+@pytest.mark.parametrize("method", list(nas_kit.METHODS))
+def test_every_method_runs_two_smoke_epochs_and_writes_a_valid_record(method, space, tmp_path):
+    record = nas_kit.search(method, space, tiny_data(), profile="smoke", out=tmp_path,
+                            progress=False, device="cpu")
+    loaded = load_record(tmp_path / "record.json")
+    assert loaded == json.loads(json.dumps(record))
+    assert loaded["method"] == method and loaded["space"] == space
+    assert loaded["complete"] and len(loaded["history"]) == 2
+    assert loaded["config"]["epochs"] == 2 and loaded["profile"] == "smoke"
+    n_ops = len(loaded["primitives"])
+    for entry in loaded["history"]:
+        for t in loaded["cell_types"]:
+            w = torch.tensor(entry["weights"][t])
+            assert w.shape == (len(loaded["edges"]), n_ops)
+            if loaded["relaxation"] == "softmax":
+                assert torch.allclose(w.sum(1), torch.ones(len(w)), atol=1e-5)
+        genotype = parse_genotype(entry["genotype"], space=space)
+        assert genotype.space == space
+        assert 0 <= entry["train_acc"] <= 100 and entry["seconds"] > 0
+    assert loaded["env"]["torch"] == torch.__version__
+    assert "synthetic" in loaded["dataset_provenance"]
+    assert (tmp_path / "checkpoint.pt").exists()
+
+
+def _strip_timing(obj):
+    if isinstance(obj, dict):
+        return {k: _strip_timing(v) for k, v in obj.items() if k not in TIMING_KEYS}
+    if isinstance(obj, list):
+        return [_strip_timing(v) for v in obj]
+    return obj
+
+
+def test_same_seed_gives_identical_records(tmp_path):
+    a = nas_kit.search("mim-darts", "nb201", tiny_data(), profile="smoke", seed=3,
+                       progress=False, device="cpu")
+    b = nas_kit.search("mim-darts", "nb201", tiny_data(), profile="smoke", seed=3,
+                       progress=False, device="cpu")
+    assert _strip_timing(a) == _strip_timing(b)
+    c = nas_kit.search("mim-darts", "nb201", tiny_data(), profile="smoke", seed=4,
+                       progress=False, device="cpu")
+    assert c["history"][-1]["weights"] != a["history"][-1]["weights"]
+
+
+@pytest.mark.parametrize("method,space", [("darts", "darts"), ("mim-darts", "nb201"),
+                                          ("pc-darts", "nb201")])
+def test_resume_equals_uninterrupted(method, space, tmp_path):
+    kw = dict(profile="smoke", progress=False, device="cpu", epochs=3)
+    full = nas_kit.prepare_search(method, space, tiny_data(), out=tmp_path / "full", **kw)
+    full.run()
+
+    interrupted = nas_kit.prepare_search(method, space, tiny_data(), out=tmp_path / "cut", **kw)
+    interrupted.run_epoch()
+    interrupted.run_epoch()
+    del interrupted   # "Colab disconnected" after epoch 2
+    resumed = nas_kit.prepare_search(method, space, tiny_data(), out=tmp_path / "cut",
+                                     resume=True, **kw)
+    assert resumed.epoch == 2
+    resumed.run()
+    for a, b in zip(full.alphas, resumed.alphas):
+        assert torch.equal(a, b)
+    assert _strip_timing(full.record) == _strip_timing(resumed.record)
+
+
+def test_resume_refuses_a_checkpoint_of_another_search(tmp_path):
+    run = nas_kit.prepare_search("darts", "nb201", tiny_data(), profile="smoke", out=tmp_path,
+                                 progress=False, device="cpu")
+    run.run_epoch()
+    with pytest.raises(CheckpointError, match=r"method: checkpoint='darts', now='fair-darts'"):
+        nas_kit.prepare_search("fair-darts", "nb201", tiny_data(), profile="smoke", out=tmp_path,
+                               progress=False, device="cpu", resume=True)
+
+
+def test_load_record_rejects_broken_files(tmp_path):
+    nas_kit.search("darts", "nb201", tiny_data(), profile="smoke", out=tmp_path, progress=False,
+                   device="cpu", epochs=1)
+    text = (tmp_path / "record.json").read_text()
+    (tmp_path / "cut.json").write_text(text[: len(text) // 2])
+    with pytest.raises(RecordError, match="not valid JSON"):
+        load_record(tmp_path / "cut.json")
+    rec = json.loads(text)
+    del rec["history"][0]["weights"]["cell"][2]
+    (tmp_path / "edited.json").write_text(json.dumps(rec))
+    with pytest.raises(RecordError, match=r"weights\['cell'\] is not 6 x 5"):
+        load_record(tmp_path / "edited.json")
+    with pytest.raises(RecordError, match="no record"):
+        load_record(tmp_path / "missing.json")
+    assert load_record(tmp_path)["method"] == "darts"   # the run folder works too
+
+
+def test_batch_larger_than_data_is_refused():
+    with pytest.raises(ValueError, match="fewer than batch_size 64"):
+        nas_kit.prepare_search("darts", "nb201", tiny_data(), profile="smoke", batch_size=64,
+                               progress=False)
+
+
+# --- CLI ------------------------------------------------------------------------------------
+def test_cli_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["search", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--method", "--space", "--dataset", "--profile", "--seed", "--out", "--resume",
+                   "--set"):
+        assert option in out
+    assert "mim-darts" in out and "nb201" in out
+
+
+@pytest.mark.parametrize("args,bad", [
+    (["--method", "enas", "--space", "darts"], "enas"),
+    (["--method", "darts", "--space", "nb101"], "nb101"),
+    (["--method", "darts", "--space", "darts", "--dataset", "mnist"], "mnist"),
+    (["--method", "darts", "--space", "darts", "--profile", "huge"], "huge"),
+])
+def test_cli_refuses_wrong_names_with_the_valid_list(args, bad, capsys, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        main(["search", *args, "--out", str(tmp_path)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"invalid choice: '{bad}'" in err and "choose from" in err
+
+
+def test_cli_search_writes_record_and_prints_genotype(tmp_path, capsys):
+    code = main(["search", "--method", "fair-darts", "--space", "nb201", "--dataset", "synthetic",
+                 "--profile", "smoke", "--out", str(tmp_path), "--no-progress",
+                 "--set", "epochs=1", "--set", "limit=32"])
+    assert code == 0
+    out = capsys.readouterr().out
+    record = load_record(tmp_path / "record.json")
+    assert record["config"]["epochs"] == 1 and record["config"]["limit"] == 32
+    assert f"genotype: {record['genotype']}" in out
+
+
+def test_cli_bad_override_is_one_clear_line(tmp_path, capsys):
+    code = main(["search", "--method", "darts", "--space", "nb201", "--dataset", "synthetic",
+                 "--profile", "smoke", "--out", str(tmp_path), "--set", "epoch=3"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown config keys ['epoch']") and "epochs" in err
