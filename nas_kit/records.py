@@ -37,7 +37,13 @@ class RecordError(ValueError):
 
 
 def git_commit() -> str | None:
-    """The commit of the checkout nas_kit runs from, if it is a git checkout."""
+    """The commit of the checkout nas_kit runs from, if it is a git checkout.
+
+    A copy of the tree without `.git` (e.g. a remote GPU machine) can pass it in
+    ``NAS_KIT_GIT_COMMIT``.
+    """
+    if os.environ.get("NAS_KIT_GIT_COMMIT"):
+        return os.environ["NAS_KIT_GIT_COMMIT"]
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
                              capture_output=True, text=True, timeout=5)
