@@ -82,10 +82,14 @@ print(nas_kit.describe_environment())
 
 # %% [markdown]
 # The `smoke` profile works offline, so it searches on synthetic images. The other
-# profiles use CIFAR-10, which torchvision downloads the first time.
+# profiles use CIFAR-10, which torchvision downloads the first time. (The environment
+# variable `NAS_KIT_DATASET` picks another dataset, e.g. `cifar10-jpeg` for a local copy.)
+# Every record states where its data came from; it is printed under each search below.
 
 # %%
-dataset = "cifar10" if profile.name != "smoke" else "synthetic"
+import os
+
+dataset = os.environ.get("NAS_KIT_DATASET", "cifar10" if profile.name != "smoke" else "synthetic")
 print(f"profile: {profile.name}, dataset: {dataset}")
 
 # %% [markdown]
@@ -136,13 +140,14 @@ record = nas_kit.search(
 # `|op~input|+|...|+|...|` and can be drawn.
 
 # %%
+print("data:", record["dataset_provenance"], "| device:", record["env"]["device_name"])
 genotype = nas_kit.parse_genotype(record["genotype"])
 print(genotype)
 viz.draw_genotype(genotype)
 
 # %% [markdown]
-# In the drawing, the boxes are the cell's nodes and each arrow is labelled with the
-# operation chosen for that edge; `none` edges are left out.
+# In the drawing, the circles are the cell's nodes and each arrow is labelled with the
+# operation chosen for that edge; `none` edges (no connection) are drawn dotted and grey.
 
 # %% [markdown]
 # ### How the architecture weights moved

@@ -23,8 +23,8 @@ from .search import SearchRun, prepare_search, search
 
 
 def train(genotype, space, dataset="cifar10", **kwargs):
-    """Train a genotype from scratch (DARTS or NB201 protocol); see `nas_kit.train.train_genotype`."""
-    from .train import train_genotype
+    """Train a genotype from scratch (DARTS or NB201 protocol); see `nas_kit.training.train_genotype`."""
+    from .training import train_genotype
     return train_genotype(genotype, space, dataset, **kwargs)
 
 

@@ -57,11 +57,16 @@ _SMOKE = Profile(
                       cells_per_stage=1),
     }),
 )
+# Colab search budgets are sized from measurements of the eager path on an H100
+# (benchmarks/results/): a search step costs about 100 ms at NB201 N=2 and about 430 ms
+# in the DARTS space at C=8 with 5 cells, nearly independent of batch content (the step
+# is launch-bound). A T4 is roughly 8x slower, so each colab search stays near 50 s on
+# the H100 (about 7 min on a T4).
 _COLAB = Profile(
     "colab",
     search=_freeze({
-        "darts": dict(epochs=10, limit=10_000, batch_size=None, init_channels=8, layers=5),
-        "nb201": dict(epochs=15, limit=10_000, batch_size=None, init_channels=16,
+        "darts": dict(epochs=6, limit=2_560, batch_size=None, init_channels=8, layers=5),
+        "nb201": dict(epochs=10, limit=5_000, batch_size=None, init_channels=16,
                       cells_per_stage=2),
     }),
     train=_freeze({

@@ -229,17 +229,20 @@ def _run(method, space, **kw):
                                   device="cpu", **kw)
 
 
-def test_random_features_train_only_batchnorm():
-    run = _run("rf-darts", "nb201")
+@pytest.mark.parametrize("method,space", [("rf-darts", "nb201"), ("rf-pcdarts", "darts")])
+def test_random_features_train_only_batchnorm(method, space):
+    run = _run(method, space)
     convs = {n: p.detach().clone() for n, p in run.model.named_weight_parameters()
              if p.dim() == 4}
-    bns = {n: p.detach().clone() for n, p in run.model.named_weight_parameters()
-           if p.dim() == 1 and ("bn" in n or ".op.2." in n or "lastact" in n or "stem.1" in n)}
+    bn_ids = {id(p) for m in run.model.modules()
+              if isinstance(m, torch.nn.BatchNorm2d) and m.affine for p in m.parameters()}
+    bns = {n: p.detach().clone() for n, p in run.model.named_weight_parameters() if id(p) in bn_ids}
     assert convs and bns
     run.run_epoch()
     now = dict(run.model.named_weight_parameters())
     assert all(torch.equal(now[n], v) for n, v in convs.items())           # bit-identical
-    assert sum(not torch.equal(now[n], v) for n, v in bns.items()) >= len(bns) // 2
+    changed = sum(not torch.equal(now[n], v) for n, v in bns.items())
+    assert changed >= 0.9 * len(bns), (changed, len(bns))
     # BN inside the ops is affine under random features (plain DARTS: affine=False)
     assert any(isinstance(m, torch.nn.BatchNorm2d) and m.affine for m in run.model.cells[0].modules())
     assert all(p.dim() < 2 or not p.requires_grad for p in run.weights)

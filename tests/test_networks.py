@@ -14,7 +14,7 @@ import torch
 from nas_kit.genotypes import PUBLISHED, DartsGenotype, parse_genotype, published
 from nas_kit.spaces.darts_network import DartsEvalCell, DartsNetwork, drop_path, num_weights
 from nas_kit.spaces.nb201_network import NB201Network
-from nas_kit.train import resolve_genotype, train_config, train_genotype
+from nas_kit.training import resolve_genotype, train_config, train_genotype
 
 ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
 NB201_9930 = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"

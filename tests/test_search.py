@@ -158,3 +158,20 @@ def test_cli_bad_override_is_one_clear_line(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: unknown config keys ['epoch']") and "epochs" in err
+
+
+def test_cli_show_and_train_from_a_search_record(tmp_path, capsys):
+    search_dir, figs, train_dir = tmp_path / "s", tmp_path / "figs", tmp_path / "t"
+    assert main(["search", "--method", "darts", "--space", "nb201", "--dataset", "synthetic",
+                 "--profile", "smoke", "--out", str(search_dir), "--no-progress"]) == 0
+    assert main(["show", str(search_dir / "record.json"), "--out", str(figs)]) == 0
+    written = {p.name for p in figs.iterdir()}
+    assert {"cell_cell.png", "alpha_cell.png", "skip_counts.png", "losses.png"} <= written
+    assert all((figs / name).stat().st_size > 1000 for name in written)
+    assert main(["train", "--genotype", str(search_dir / "record.json"), "--space", "nb201",
+                 "--dataset", "synthetic", "--profile", "smoke", "--out", str(train_dir),
+                 "--no-progress"]) == 0
+    trained = load_record(train_dir / "record.json")
+    assert trained["genotype"] == load_record(search_dir)["genotype"]
+    assert 0 <= trained["test_acc"] <= 100 and trained["num_weights"] > 0
+    assert "test accuracy" in capsys.readouterr().out
