@@ -11,7 +11,6 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 
 def zero_one_loss(sigmoid_weights: list[torch.Tensor], kind: str = "l2") -> torch.Tensor:

@@ -16,12 +16,13 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from .atomic import atomic_write
 
 SEARCH_FORMAT = "nas_kit/record-v1"
 TRAIN_FORMAT = "nas_kit/train-record-v1"
@@ -72,26 +73,9 @@ def environment(device: torch.device | str) -> dict[str, Any]:
     }
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write via a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_record(record: dict[str, Any], path: str | os.PathLike) -> Path:
-    atomic_write_text(path, json.dumps(record, indent=1, allow_nan=True) + "\n")
-    return Path(path)
+    text = json.dumps(record, indent=1, allow_nan=True) + "\n"
+    return atomic_write(path, lambda f: f.write(text))
 
 
 def load_record(path: str | os.PathLike) -> dict[str, Any]:
