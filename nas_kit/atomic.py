@@ -27,3 +27,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], binary: b
             os.unlink(tmp)
         raise
     return path
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Delete temporaries that `atomic_write` left for ``path`` when a process was killed mid-write.
+
+    Only names of the form ``.{name}.*.tmp`` next to ``path`` (ours) are touched.
+    """
+    path = Path(path)
+    stale = list(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale

@@ -91,15 +91,41 @@ class SearchConfig:
         unknown = sorted(set(d) - set(config_keys()))
         if unknown:
             raise ValueError(f"unknown config keys {unknown}; valid: {', '.join(config_keys())}")
-        d = dict(d)
-        if "alpha_betas" in d:
-            d["alpha_betas"] = tuple(d["alpha_betas"])
+        d = {k: _check_type(k, v) for k, v in d.items()}
         return cls(**d)
 
     @property
     def primitives(self) -> tuple[str, ...]:
         ops = DARTS_PRIMITIVES if self.space == "darts" else NB201_PRIMITIVES
         return ops if self.include_none else tuple(o for o in ops if o != "none")
+
+
+_FIELD_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def _check_type(key: str, value: Any) -> Any:
+    """The value of a config key in its declared type, or a ValueError naming key and value."""
+    declared = {f.name: f.type for f in dataclasses.fields(SearchConfig)}[key]
+    optional = "None" in declared
+    base = declared.replace(" | None", "")
+    if value is None:
+        if optional:
+            return None
+        raise ValueError(f"{key} must be {base}, got None")
+    if base == "tuple[float, float]":
+        ok = (isinstance(value, (list, tuple)) and len(value) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+        if not ok:
+            raise ValueError(f"{key} must be a pair of numbers like [0.5, 0.999], got {value!r}")
+        return (float(value[0]), float(value[1]))
+    want = _FIELD_TYPES[base]
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) and want is not bool:
+        raise ValueError(f"{key} must be {base}, got {value!r}")
+    if not isinstance(value, want):
+        raise ValueError(f"{key} must be {base}{' or None' if optional else ''}, got {value!r}")
+    return value
 
 
 def config_keys() -> tuple[str, ...]:

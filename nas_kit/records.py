@@ -12,6 +12,7 @@ train_acc, val_loss, val_acc, lr, seconds, extra``.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -73,8 +74,16 @@ def environment(device: torch.device | str) -> dict[str, Any]:
     }
 
 
+def content_checksum(record: dict[str, Any]) -> str:
+    """sha256 of the record's content without its own checksum (key order independent)."""
+    body = {k: v for k, v in record.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, allow_nan=True).encode()).hexdigest()
+
+
 def save_record(record: dict[str, Any], path: str | os.PathLike) -> Path:
-    text = json.dumps(record, indent=1, allow_nan=True) + "\n"
+    """Write a record atomically, with a checksum so that later edits are detected."""
+    stamped = {**record, "checksum": content_checksum(record)}
+    text = json.dumps(stamped, indent=1, allow_nan=True) + "\n"
     return atomic_write(path, lambda f: f.write(text))
 
 
@@ -94,6 +103,9 @@ def load_record(path: str | os.PathLike) -> dict[str, Any]:
     except json.JSONDecodeError as e:
         raise RecordError(f"{path} is not valid JSON (truncated or hand-edited?): {e}") from None
     validate_record(record, source=str(path))
+    if "checksum" in record and record["checksum"] != content_checksum(record):
+        raise RecordError(f"{path} was changed after nas_kit wrote it (checksum mismatch); "
+                          f"records are never edited by hand - re-run to regenerate it")
     return record
 
 

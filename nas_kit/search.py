@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import data as data_lib
+from .atomic import remove_stale_temporaries
 from .checkpoints import config_differences, load_checkpoint, save_checkpoint, CheckpointError
 from .hypergradient import unrolled_alpha_grads
 from .losses import (MIMDecoder, apply_patch_mask, masked_patch_mse, patch_grid, random_patch_mask,
@@ -124,13 +125,26 @@ class _Meter:
         self.sums: dict[str, torch.Tensor] = {}
         self.n = 0        # steps
         self.count = 0    # images
+        self.first_bad: torch.Tensor | None = None   # first step with a non-finite loss, or -1
 
     def add(self, loss, logits, y, parts):
-        values = {"loss": loss.detach(), "correct": (logits.argmax(1) == y).sum(), **parts}
+        loss = loss.detach()
+        values = {"loss": loss, "correct": (logits.argmax(1) == y).sum(), **parts}
         for k, v in values.items():
             self.sums[k] = self.sums.get(k, 0) + v.float()
+        if self.first_bad is None:
+            self.first_bad = torch.full((), -1, dtype=torch.long, device=loss.device)
+        # Remember the step without a device sync: -1 until the first non-finite loss.
+        self.first_bad = torch.where((self.first_bad < 0) & ~torch.isfinite(loss),
+                                     torch.full_like(self.first_bad, self.n), self.first_bad)
         self.n += 1
         self.count += y.shape[0]
+
+    def bad_step(self) -> int | None:
+        """0-based step of the first non-finite loss this epoch, None if all were finite."""
+        if self.first_bad is None or int(self.first_bad) < 0:
+            return None
+        return int(self.first_bad)
 
     def result(self) -> dict[str, float]:
         if not self.n:
@@ -181,6 +195,10 @@ class SearchRun:
                                  f"{cfg.batch_size}; raise limit or lower batch_size")
         self.cfg, self.device, self.progress = cfg, device, progress
         self.out = Path(out) if out is not None else None
+        if self.out is not None:
+            # A run killed during a save (Colab disconnect, SIGKILL) leaves its temporary file.
+            for name in ("checkpoint.pt", "record.json"):
+                remove_stale_temporaries(self.out / name)
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg, ds, device)
         self.weights = [p for p in self.model.weight_parameters() if p.requires_grad]
@@ -290,10 +308,16 @@ class SearchRun:
         seconds = time.perf_counter() - t0
         bad = [k for k, v in {**train, **val}.items() if not math.isfinite(v)]
         if bad or not all(torch.isfinite(a).all() for a in self.alphas):
+            steps = {name: m.bad_step() for name, m in (("w-step", train_meter), ("α-step", val_meter))}
+            where = ", ".join(f"{name} {k + 1}" for name, k in steps.items() if k is not None)
+            what = f"values ({', '.join(dict.fromkeys(bad))})" if bad else "architecture parameters α"
+            kept = (f"the last good checkpoint and record (epoch {epoch}) are kept in {self.out}; "
+                    if self.out else "")
             raise NonFiniteError(
-                f"non-finite {'values ' + ', '.join(bad) if bad else 'α'} in epoch {epoch + 1} of "
-                f"{cfg.epochs} ({cfg.method}, lr {lr:.4g}); the last good checkpoint and record "
-                f"are kept" + (f" in {self.out}" if self.out else ""))
+                f"non-finite {what} in epoch {epoch + 1} of {cfg.epochs}"
+                + (f", first at {where} of {len(self.train_loader)}" if where else "")
+                + f" ({cfg.method}, {cfg.space}, w lr {lr:.4g}, α lr {cfg.alpha_lr:.4g}); "
+                + kept + "lower the learning rates or check the data")
         edge_w = self.model.edge_weights()
         entry = {
             "epoch": epoch + 1,

@@ -155,7 +155,7 @@ def test_train_genotype_smoke(tmp_path, genotype, space):
     # "DARTS_V2" goes in by its published name, the NB201 cell as its arch string.
     record = train_genotype(genotype, space, "synthetic", profile="smoke", out=tmp_path, progress=False)
     saved = json.loads((tmp_path / "record.json").read_text())
-    assert saved == json.loads(json.dumps(record))
+    assert saved.pop("checksum") and saved == json.loads(json.dumps(record))
     assert saved["format"] == "nas_kit/train-record-v1" and saved["kind"] == "train"
     assert saved["space"] == space and saved["dataset"] == "synthetic"
     assert saved["config"]["epochs"] == len(saved["history"]) >= 1

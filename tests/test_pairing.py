@@ -50,7 +50,11 @@ def test_toc_lists_chapters():
 
 
 @pytest.mark.parametrize("chapter", toc_chapters())
-def test_toc_chapter_is_a_pair(chapter):
+def test_toc_chapter_is_a_pair_or_a_page(chapter):
+    # Executable chapters are .py/.ipynb pairs; prose pages (e.g. troubleshooting) are .md.
+    if (BOOK / f"{chapter}.md").is_file():
+        assert not (BOOK / f"{chapter}.ipynb").exists(), f"{chapter}: both .md and .ipynb"
+        return
     for ext in (".py", ".ipynb"):
         path = BOOK / f"{chapter}{ext}"
         assert path.is_file(), f"{chapter}: missing {path.relative_to(ROOT)}"
