@@ -32,6 +32,7 @@ from .genotypes import (PUBLISHED, DartsGenotype, NB201Genotype, genotype_from_j
                         parse_genotype)
 from .profiles import get_profile
 from .records import TRAIN_FORMAT, environment, save_record
+from .search import NonFiniteError
 from .spaces.darts_network import DartsNetwork, num_weights
 from .spaces.nb201_network import NB201Network
 
@@ -299,8 +300,8 @@ def train_genotype(genotype, space: str | None, dataset="cifar10", *, profile: s
                     bar.update(1)
             train_loss, train_acc = float(loss_sum) / n, 100.0 * float(correct) / n
             if not math.isfinite(train_loss):
-                raise FloatingPointError(f"training loss became {train_loss} in epoch {epoch + 1} "
-                                         f"(lr {lr:.4g}); lower lr or check the data")
+                raise NonFiniteError(f"training loss became {train_loss} in epoch {epoch + 1} "
+                                     f"(lr {lr:.4g}); lower lr or check the data")
             last = epoch + 1 == cfg["epochs"]
             test_loss = test_acc = None
             if last or (epoch + 1) % cfg["eval_every"] == 0:
