@@ -196,3 +196,16 @@ def rank(cell, dataset: str = "cifar10", split: str = "test") -> int:
         raise ValueError(f"no {split} accuracy for {dataset} recorded for cell {index_of(cell)}")
     ascending = _load().ascending(field)
     return 1 + len(ascending) - bisect_right(ascending, value)
+
+
+def accuracy_per_epoch(record: dict, dataset: str = "cifar10", split: str = "test"
+                       ) -> tuple[list[int], list[float]]:
+    """Benchmark accuracy of the cell derived after every epoch of an NB201 search record.
+
+    Returns ``(epochs, accuracies)``; each genotype in ``record["history"]`` is looked up.
+    """
+    if record.get("space") != "nb201":
+        raise ValueError(f"record is from space {record.get('space')!r}; need an 'nb201' search")
+    epochs = [entry["epoch"] for entry in record["history"]]
+    accs = [accuracy(entry["genotype"], dataset, split) for entry in record["history"]]
+    return epochs, accs
