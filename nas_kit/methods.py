@@ -75,6 +75,10 @@ class SearchConfig:
     trainable: str = "all"              # all | bn_only | conv_only
     affine: bool = False                # affine BN inside cells
     train_classifier: bool = True       # under bn_only: also train the final linear layer
+    # Fair DARTS' "unfair advantage" ablation: noise d·N(0,1) on stride-1 skips, d cosine-
+    # decayed from skip_noise to 0 over skip_noise_epochs (their --noise_darts: 1.0 over 30)
+    skip_noise: float = 0.0
+    skip_noise_epochs: int = 30
     # masked image modelling (α-DARTS)
     mask_ratio: float = 0.0
     patch_size: int = 4
@@ -281,6 +285,8 @@ def validate_config(cfg: SearchConfig) -> None:
            "the zero-one loss pushes σ(α) to 0/1 and needs relaxation='sigmoid'")
     _check(0.0 <= cfg.mask_ratio < 1.0, f"mask_ratio must be in [0, 1), got {cfg.mask_ratio}")
     _check(cfg.patch_size >= 1, f"patch_size must be >= 1, got {cfg.patch_size}")
+    _check(cfg.skip_noise >= 0, f"skip_noise must be >= 0, got {cfg.skip_noise}")
+    _check(cfg.skip_noise_epochs >= 1, f"skip_noise_epochs must be >= 1, got {cfg.skip_noise_epochs}")
     _check(not cfg.mim_loss or cfg.mask_ratio > 0,
            "mim_loss=True needs mask_ratio > 0 (the loss is on masked patches only)")
     _check(not (cfg.order == 2 and (cfg.mask_ratio > 0 or cfg.partial_channels > 1)),

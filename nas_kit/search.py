@@ -33,6 +33,8 @@ from .losses import (MIMDecoder, apply_patch_mask, masked_patch_mse, patch_grid,
 from .methods import SearchConfig, resolve_config
 from .records import SEARCH_FORMAT, environment, save_record
 from .spaces import Supernet, build_supernet
+from .spaces.mixed import MixedOp
+from .spaces.ops import Identity, NoisyIdentity
 
 
 class NonFiniteError(RuntimeError):
@@ -78,8 +80,28 @@ def build_model(cfg: SearchConfig, ds: data_lib.ImageDataset, device) -> Superne
             feat = model.features(probe)
         ups = round(math.log2(ds.images.shape[-2] / feat.shape[-2]))
         model.decoder = MIMDecoder(model.feature_channels, ds.channels, ups, normalised_range(ds))
+    if cfg.skip_noise > 0:
+        add_skip_noise(model)
     apply_trainable(model, cfg)
     return model.to(device)
+
+
+def add_skip_noise(model: Supernet) -> list[NoisyIdentity]:
+    """Replace every stride-1 `skip_connect` of the supernet by a NoisyIdentity."""
+    noisy = []
+    k = model.primitives.index("skip_connect")
+    for m in model.modules():
+        if isinstance(m, MixedOp) and isinstance(m.ops[k], Identity):
+            m.ops[k] = NoisyIdentity()
+            noisy.append(m.ops[k])
+    return noisy
+
+
+def skip_noise_scale(cfg: SearchConfig, epoch: int) -> float:
+    """d of epoch `epoch` (from 0): cosine decay from skip_noise to 0 over skip_noise_epochs."""
+    if epoch >= cfg.skip_noise_epochs:
+        return 0.0
+    return cfg.skip_noise * 0.5 * (1 + math.cos(math.pi * epoch / cfg.skip_noise_epochs))
 
 
 @dataclass
@@ -295,6 +317,10 @@ class SearchRun:
         for group in self.w_opt.param_groups:
             group["lr"] = lr
         update_alpha = epoch >= cfg.alpha_warmup_epochs
+        noise = skip_noise_scale(cfg, epoch) if cfg.skip_noise > 0 else 0.0
+        for m in self.model.modules():
+            if isinstance(m, NoisyIdentity):
+                m.scale = noise
         train_meter, val_meter = _Meter(), _Meter()
         for _ in range(len(self.train_loader)):
             x_t, y_t = self.train_loader.next()
@@ -326,7 +352,8 @@ class SearchRun:
             "genotype": str(derive(self.model, cfg)),
             "train_loss": _round(train["loss"]), "train_acc": _round(train["acc"]),
             "val_loss": _round(val["loss"]), "val_acc": _round(val["acc"]),
-            "lr": _round(lr), "alpha_updated": update_alpha, "seconds": _round(seconds),
+            "lr": _round(lr), "alpha_updated": update_alpha, "skip_noise": _round(noise),
+            "seconds": _round(seconds),
             "extra": {f"{level}_{k}": _round(v) for level, m in (("train", train), ("val", val))
                       for k, v in m.items() if k not in ("loss", "acc")},
         }

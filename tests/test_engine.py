@@ -293,3 +293,23 @@ def test_config_errors_name_the_bad_value():
         resolve_config("darts", "darts", "cifar10", profile="fast")
     with pytest.raises(ValueError, match="patch_size 5 must divide"):
         _run("mim-darts", "darts", patch_size=5)
+
+
+def test_skip_noise_ablation_perturbs_only_stride_one_skips_and_decays():
+    from nas_kit.search import skip_noise_scale
+    from nas_kit.spaces.ops import NoisyIdentity
+    run = _run("darts", "darts", skip_noise=1.0, skip_noise_epochs=2)
+    noisy = [m for m in run.model.modules() if isinstance(m, NoisyIdentity)]
+    # 3 normal cells x 14 edges + 2 reduction cells x 6 edges between intermediate nodes
+    # (the 8 edges leaving a reduction cell's inputs are stride 2: FactorizedReduce)
+    assert len(noisy) == 3 * 14 + 2 * 6
+    assert [skip_noise_scale(run.cfg, e) for e in range(3)] == [1.0, 0.5, 0.0]
+    entry = run.run_epoch()
+    assert entry["skip_noise"] == 1.0 and noisy[0].scale == 1.0
+    x = torch.ones(2, 3, 4, 4)
+    noisy[0].train()
+    assert not torch.equal(noisy[0](x), x)
+    noisy[0].eval()
+    assert torch.equal(noisy[0](x), x)
+    plain = _run("darts", "darts")
+    assert not any(isinstance(m, NoisyIdentity) for m in plain.model.modules())

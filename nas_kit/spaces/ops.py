@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 __all__ = [
-    "DARTS_OPS", "NB201_OPS", "make_op", "ReLUConvBN", "FactorizedReduce", "SepConv",
+    "DARTS_OPS", "NB201_OPS", "make_op", "NoisyIdentity", "ReLUConvBN", "FactorizedReduce", "SepConv",
     "DilConv", "Zero", "Identity", "PoolBN", "ResNetBasicBlock",
 ]
 
@@ -37,6 +37,24 @@ class Identity(nn.Module):
     """`skip_connect` with stride 1. Drop-path skips it (it has no weights to regularise)."""
 
     def forward(self, x):
+        return x
+
+
+class NoisyIdentity(nn.Module):
+    """Stride-1 skip plus Gaussian noise, x + d·N(0, 1), in training mode only.
+
+    Fair DARTS' "unfair advantage" ablation (``--noise_darts``): noise removes the
+    advantage a clean skip path has while the convolutions are still random. The search
+    loop sets ``scale`` (d) every epoch; d = 0 makes it an identity.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.scale = 0.0
+
+    def forward(self, x):
+        if self.training and self.scale > 0:
+            return x + self.scale * torch.randn_like(x)
         return x
 
 
