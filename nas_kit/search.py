@@ -216,6 +216,7 @@ class SearchRun:
                 raise ValueError(f"the {label} half has {len(half)} images, fewer than batch_size "
                                  f"{cfg.batch_size}; raise limit or lower batch_size")
         self.cfg, self.device, self.progress = cfg, device, progress
+        self.train_data, self.val_data = train_half, val_half
         self.out = Path(out) if out is not None else None
         if self.out is not None:
             # A run killed during a save (Colab disconnect, SIGKILL) leaves its temporary file.

@@ -32,3 +32,18 @@ def test_accuracy_per_epoch_looks_up_every_derived_cell():
     assert accs == [nb201.lookup(e["genotype"]).cifar100_test for e in record["history"]]
     with pytest.raises(ValueError, match="need an 'nb201' search"):
         nb201.accuracy_per_epoch({**record, "space": "darts"})
+
+
+def test_reconstruct_returns_pixel_images_and_leaves_the_run_unchanged():
+    run = nas_kit.prepare_search("mim-darts", "nb201", data.synthetic(n=64, image_size=16),
+                                 profile="smoke", progress=False, device="cpu")
+    state = {k: v.clone() for k, v in run.model.state_dict().items()}
+    original, masked, recon = analysis.reconstruct(run, n=4)
+    assert original.shape == masked.shape == recon.shape == (4, 3, 16, 16)
+    assert 0 <= float(recon.min()) and float(recon.max()) <= 1
+    # exactly the masked patches differ: 16 patches of 4x4, int(16 * 0.2) = 3 kept
+    changed = (original != masked).any(1).float().mean()
+    assert abs(float(changed) - 13 / 16) < 0.02
+    assert all(torch.equal(v, run.model.state_dict()[k]) for k, v in state.items())
+    with pytest.raises(ValueError, match="no decoder"):
+        analysis.reconstruct(_run())
