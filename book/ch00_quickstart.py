@@ -87,9 +87,7 @@ print(nas_kit.describe_environment())
 # Every record states where its data came from; it is printed under each search below.
 
 # %%
-import os
-
-dataset = os.environ.get("NAS_KIT_DATASET", "cifar10" if profile.name != "smoke" else "synthetic")
+dataset = nas_kit.default_dataset(profile.name)
 print(f"profile: {profile.name}, dataset: {dataset}")
 
 # %% [markdown]

@@ -57,8 +57,6 @@ if importlib.util.find_spec("nas_kit") is None:
 #    DARTS cells, and your NAS-Bench-201 cell looked up in the benchmark.
 
 # %%
-import os
-
 import torch
 
 import nas_kit
@@ -66,7 +64,7 @@ from nas_kit import genotypes, nb201, viz
 
 profile = nas_kit.get_profile()
 print(nas_kit.describe_environment())
-dataset = os.environ.get("NAS_KIT_DATASET", "cifar10" if profile.name != "smoke" else "synthetic")
+dataset = nas_kit.default_dataset(profile.name)
 print(f"dataset: {dataset}")
 
 # %% [markdown]

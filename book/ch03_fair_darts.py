@@ -62,8 +62,6 @@ if importlib.util.find_spec("nas_kit") is None:
 # 4. the "unfair advantage" ablation: DARTS with noise on the skip path.
 
 # %%
-import os
-
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -72,7 +70,7 @@ from nas_kit import nb201, viz
 
 profile = nas_kit.get_profile()
 print(nas_kit.describe_environment())
-dataset = os.environ.get("NAS_KIT_DATASET", "cifar10" if profile.name != "smoke" else "synthetic")
+dataset = nas_kit.default_dataset(profile.name)
 print(f"dataset: {dataset}")
 
 # %% [markdown]

@@ -66,7 +66,6 @@ if importlib.util.find_spec("nas_kit") is None:
 # are those of DARTS and PC-DARTS.
 
 # %%
-import os
 import time
 
 import matplotlib.pyplot as plt
@@ -79,7 +78,7 @@ from nas_kit import analysis, nb201, viz
 
 profile = nas_kit.get_profile()
 print(nas_kit.describe_environment())
-dataset = os.environ.get("NAS_KIT_DATASET", "cifar10" if profile.name != "smoke" else "synthetic")
+dataset = nas_kit.default_dataset(profile.name)
 print(f"dataset: {dataset}")
 
 # %% [markdown]

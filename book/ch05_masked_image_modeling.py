@@ -67,8 +67,6 @@ if importlib.util.find_spec("nas_kit") is None:
 # 4. the derived NAS-Bench-201 cells and their benchmark accuracies next to the paper's.
 
 # %%
-import os
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
@@ -78,7 +76,7 @@ from nas_kit import analysis, nb201, viz
 
 profile = nas_kit.get_profile()
 print(nas_kit.describe_environment())
-dataset = os.environ.get("NAS_KIT_DATASET", "cifar10" if profile.name != "smoke" else "synthetic")
+dataset = nas_kit.default_dataset(profile.name)
 print(f"dataset: {dataset}")
 
 # %% [markdown]

@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 from .genotypes import (DartsGenotype, NB201Genotype, PUBLISHED, parse_genotype, published)
 from .methods import METHODS, SearchConfig, get_method, resolve_config
-from .profiles import PROFILES, Profile, get_profile
+from .profiles import PROFILES, Profile, default_dataset, get_profile
 from .records import load_record
 from .search import SearchRun, prepare_search, search
 
@@ -42,5 +42,5 @@ def describe_environment(profile: str | None = None) -> str:
 __all__ = [
     "__version__", "search", "prepare_search", "SearchRun", "train", "load_record", "parse_genotype", "published", "PUBLISHED",
     "DartsGenotype", "NB201Genotype", "METHODS", "get_method", "SearchConfig", "resolve_config",
-    "PROFILES", "Profile", "get_profile", "describe_environment",
+    "PROFILES", "Profile", "get_profile", "default_dataset", "describe_environment",
 ]

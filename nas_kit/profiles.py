@@ -110,3 +110,19 @@ def check_profile_name(name: str, source: str = "profile") -> str:
 def get_profile(name: str | None = None) -> Profile:
     """The named profile, or the default one (see `default_profile_name`)."""
     return _BY_NAME[check_profile_name(name) if name is not None else default_profile_name()]
+
+
+DATASET_ENV_VAR = "NAS_KIT_DATASET"
+
+
+def default_dataset(profile: str | None = None) -> str:
+    """The dataset a chapter searches on: ``NAS_KIT_DATASET`` if set, else synthetic images
+    in the offline ``smoke`` profile and CIFAR-10 (downloaded by torchvision) otherwise."""
+    name = os.environ.get(DATASET_ENV_VAR)
+    if name:
+        from .data import DATASETS
+        if name not in DATASETS:
+            raise ValueError(f"unknown environment variable {DATASET_ENV_VAR} {name!r}; "
+                             f"valid: {', '.join(DATASETS)}")
+        return name
+    return "synthetic" if get_profile(profile).name == "smoke" else "cifar10"

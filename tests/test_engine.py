@@ -313,3 +313,14 @@ def test_skip_noise_ablation_perturbs_only_stride_one_skips_and_decays():
     assert torch.equal(noisy[0](x), x)
     plain = _run("darts", "darts")
     assert not any(isinstance(m, NoisyIdentity) for m in plain.model.modules())
+
+
+def test_default_dataset_follows_profile_and_environment(monkeypatch):
+    monkeypatch.delenv("NAS_KIT_DATASET", raising=False)
+    assert nas_kit.default_dataset("smoke") == "synthetic"
+    assert nas_kit.default_dataset("colab") == "cifar10"
+    monkeypatch.setenv("NAS_KIT_DATASET", "cifar10-jpeg")
+    assert nas_kit.default_dataset("smoke") == "cifar10-jpeg"
+    monkeypatch.setenv("NAS_KIT_DATASET", "imagenet")
+    with pytest.raises(ValueError, match="NAS_KIT_DATASET 'imagenet'; valid: cifar10"):
+        nas_kit.default_dataset()
