@@ -193,12 +193,8 @@ def cell_op_indices(cells) -> np.ndarray:
     Cells are benchmark indices, arch strings or ``NB201Genotype``; an integer array is
     taken as indices without a Python loop.
     """
-    if isinstance(cells, torch.Tensor):
-        cells = cells.detach().cpu().numpy()
-    if isinstance(cells, np.ndarray) and cells.dtype.kind in "iu":
-        idx = cells.reshape(-1).astype(np.int64)
-        if idx.size and (idx.min() < 0 or idx.max() >= nb201.N_CELLS):
-            raise ValueError(f"NB201 index out of range 0..{nb201.N_CELLS - 1}")
+    idx = _int_indices(cells)
+    if idx is not None:
         return _index_ops()[idx]
     if isinstance(cells, (str, NB201Genotype)) or isinstance(cells, numbers.Integral):
         raise TypeError("cell_op_indices takes a sequence of cells; use encode() for one cell")
@@ -267,13 +263,21 @@ def _columns() -> dict[str, np.ndarray]:
     return cols
 
 
-def _as_indices(cells) -> np.ndarray:
+def _int_indices(cells) -> np.ndarray | None:
+    """Validated benchmark indices (N,) if ``cells`` is an integer tensor/array, else None."""
     if isinstance(cells, torch.Tensor):
         cells = cells.detach().cpu().numpy()
-    if isinstance(cells, np.ndarray) and cells.dtype.kind in "iu":
-        idx = cells.reshape(-1).astype(np.int64)
-        if idx.size and (idx.min() < 0 or idx.max() >= nb201.N_CELLS):
-            raise ValueError(f"NB201 index out of range 0..{nb201.N_CELLS - 1}")
+    if not (isinstance(cells, np.ndarray) and cells.dtype.kind in "iu"):
+        return None
+    idx = cells.reshape(-1).astype(np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= nb201.N_CELLS):
+        raise ValueError(f"NB201 index out of range 0..{nb201.N_CELLS - 1}")
+    return idx
+
+
+def _as_indices(cells) -> np.ndarray:
+    idx = _int_indices(cells)
+    if idx is not None:
         return idx
     return np.array([nb201.index_of(c) for c in cells], dtype=np.int64)
 

@@ -34,6 +34,11 @@ EPOCH_KEYS = ("epoch", "weights", "genotype", "train_loss", "train_acc", "val_lo
               "seconds")
 
 
+def round_sig(x: float) -> float:
+    """7 significant digits: what records store (float32 noise beyond that says nothing)."""
+    return float(f"{x:.7g}")
+
+
 class RecordError(ValueError):
     """A record file that is missing, truncated, or not a nas_kit record."""
 

@@ -31,7 +31,7 @@ from .hypergradient import unrolled_alpha_grads
 from .losses import (MIMDecoder, apply_patch_mask, masked_patch_mse, patch_grid, random_patch_mask,
                      self_balanced, zero_one_loss)
 from .methods import SearchConfig, resolve_config
-from .records import SEARCH_FORMAT, environment, save_record
+from .records import SEARCH_FORMAT, environment, round_sig, save_record
 from .spaces import Supernet, build_supernet
 from .spaces.mixed import MixedOp
 from .spaces.ops import Identity, NoisyIdentity
@@ -176,18 +176,19 @@ class _Meter:
         return out
 
 
+def cosine_anneal(lr: float, lr_min: float, epoch: int, epochs: int) -> float:
+    """Per-epoch cosine annealing from lr to lr_min (epoch counted from 0), as DARTS and NB201."""
+    return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * epoch / epochs))
+
+
 def cosine_lr(cfg: SearchConfig, epoch: int) -> float:
-    """Per-epoch cosine annealing from w_lr to w_lr_min (epoch counted from 0)."""
-    return cfg.w_lr_min + 0.5 * (cfg.w_lr - cfg.w_lr_min) * (1 + math.cos(math.pi * epoch / cfg.epochs))
-
-
-def _round(x: float) -> float:
-    return float(f"{x:.7g}")
+    """The w learning rate of a search in `epoch`."""
+    return cosine_anneal(cfg.w_lr, cfg.w_lr_min, epoch, cfg.epochs)
 
 
 def _matrix(t: torch.Tensor) -> list:
-    return [[_round(v) for v in row] for row in t.detach().cpu().tolist()] if t.dim() == 2 \
-        else [_round(v) for v in t.detach().cpu().tolist()]
+    return [[round_sig(v) for v in row] for row in t.detach().cpu().tolist()] if t.dim() == 2 \
+        else [round_sig(v) for v in t.detach().cpu().tolist()]
 
 
 def derive(model: Supernet, cfg: SearchConfig):
@@ -351,18 +352,18 @@ class SearchRun:
             "weights": {t: _matrix(w) for t, w in self.model.op_weights().items()},
             "edge_weights": None if edge_w is None else {t: _matrix(w) for t, w in edge_w.items()},
             "genotype": str(derive(self.model, cfg)),
-            "train_loss": _round(train["loss"]), "train_acc": _round(train["acc"]),
-            "val_loss": _round(val["loss"]), "val_acc": _round(val["acc"]),
-            "lr": _round(lr), "alpha_updated": update_alpha, "skip_noise": _round(noise),
-            "seconds": _round(seconds),
-            "extra": {f"{level}_{k}": _round(v) for level, m in (("train", train), ("val", val))
+            "train_loss": round_sig(train["loss"]), "train_acc": round_sig(train["acc"]),
+            "val_loss": round_sig(val["loss"]), "val_acc": round_sig(val["acc"]),
+            "lr": round_sig(lr), "alpha_updated": update_alpha, "skip_noise": round_sig(noise),
+            "seconds": round_sig(seconds),
+            "extra": {f"{level}_{k}": round_sig(v) for level, m in (("train", train), ("val", val))
                       for k, v in m.items() if k not in ("loss", "acc")},
         }
         self.epoch += 1
         rec = self.record
         rec["history"].append(entry)
         rec["genotype"] = entry["genotype"]
-        rec["total_seconds"] = _round(rec["total_seconds"] + seconds)
+        rec["total_seconds"] = round_sig(rec["total_seconds"] + seconds)
         rec["complete"] = self.epoch == cfg.epochs
         if self.out is not None:
             save_checkpoint(self.state_dict(), self.checkpoint_path)

@@ -31,8 +31,8 @@ from . import data as data_lib
 from .genotypes import (PUBLISHED, DartsGenotype, NB201Genotype, genotype_from_json,
                         parse_genotype)
 from .profiles import get_profile
-from .records import TRAIN_FORMAT, environment, save_record
-from .search import NonFiniteError
+from .records import TRAIN_FORMAT, environment, round_sig, save_record
+from .search import NonFiniteError, cosine_anneal, pick_device
 from .spaces.darts_network import DartsNetwork, num_weights
 from .spaces.nb201_network import NB201Network
 
@@ -168,11 +168,6 @@ def build_network(genotype, space: str, cfg: dict[str, Any], *, in_channels: int
 # --------------------------------------------------------------------------- training
 
 
-def _cosine(cfg: dict[str, Any], epoch: int) -> float:
-    """Per-epoch cosine annealing from lr to lr_min, epoch counted from 0 (both papers)."""
-    return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * epoch / cfg["epochs"]))
-
-
 def _logits(out):
     return out[0] if isinstance(out, tuple) else out
 
@@ -207,10 +202,6 @@ def _load_splits(dataset, data_root):
     return train, test, dataset.lower()
 
 
-def _round(x: float) -> float:
-    return float(f"{x:.7g}")
-
-
 def train_genotype(genotype, space: str | None, dataset="cifar10", *, profile: str | None = None,
                    seed: int = 0, device: str | torch.device | None = None,
                    out: str | os.PathLike | None = None, data_root: str | os.PathLike | None = None,
@@ -241,8 +232,7 @@ def train_genotype(genotype, space: str | None, dataset="cifar10", *, profile: s
     if len(train_ds) < cfg["batch_size"]:
         raise ValueError(f"{len(train_ds)} training images, fewer than batch_size "
                          f"{cfg['batch_size']}; raise limit or lower batch_size")
-    device = torch.device(device) if device is not None else torch.device(
-        "cuda" if torch.cuda.is_available() else "cpu")
+    device = pick_device(device)
 
     torch.manual_seed(seed)
     model = build_network(genotype, space, cfg, in_channels=train_ds.channels,
@@ -273,7 +263,7 @@ def train_genotype(genotype, space: str | None, dataset="cifar10", *, profile: s
     try:
         for epoch in range(cfg["epochs"]):
             t0 = time.perf_counter()
-            lr = _cosine(cfg, epoch)
+            lr = cosine_anneal(cfg["lr"], cfg["lr_min"], epoch, cfg["epochs"])
             for group in optimizer.param_groups:
                 group["lr"] = lr
             drop_prob = cfg.get("drop_path_prob", 0.0) * epoch / cfg["epochs"]
@@ -308,14 +298,14 @@ def train_genotype(genotype, space: str | None, dataset="cifar10", *, profile: s
                 test_loss, test_acc = _evaluate(model, test_loader)
             seconds = time.perf_counter() - t0
             record["history"].append({
-                "epoch": epoch + 1, "train_loss": _round(train_loss), "train_acc": _round(train_acc),
-                "test_loss": None if test_loss is None else _round(test_loss),
-                "test_acc": None if test_acc is None else _round(test_acc),
-                "lr": _round(lr), "drop_path_prob": _round(drop_prob), "seconds": _round(seconds),
+                "epoch": epoch + 1, "train_loss": round_sig(train_loss), "train_acc": round_sig(train_acc),
+                "test_loss": None if test_loss is None else round_sig(test_loss),
+                "test_acc": None if test_acc is None else round_sig(test_acc),
+                "lr": round_sig(lr), "drop_path_prob": round_sig(drop_prob), "seconds": round_sig(seconds),
             })
             if test_acc is not None:
-                record["test_acc"] = _round(test_acc)
-            record["total_seconds"] = _round(record["total_seconds"] + seconds)
+                record["test_acc"] = round_sig(test_acc)
+            record["total_seconds"] = round_sig(record["total_seconds"] + seconds)
             record["complete"] = last
             if bar is not None:
                 bar.set_postfix(epoch=epoch + 1, train_acc=f"{train_acc:.1f}",

@@ -12,26 +12,15 @@ import pytest
 import torch
 
 import nas_kit
-from nas_kit import data
 from nas_kit.__main__ import main
 from nas_kit.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from nas_kit.records import RecordError, load_record
 from nas_kit.search import NonFiniteError
+from tests.support import strip_timing, tiny_data
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMING_KEYS = {"seconds", "total_seconds", "date", "checksum"}
 
 
-def strip_timing(obj):
-    if isinstance(obj, dict):
-        return {k: strip_timing(v) for k, v in obj.items() if k not in TIMING_KEYS}
-    if isinstance(obj, list):
-        return [strip_timing(v) for v in obj]
-    return obj
-
-
-def tiny_data():
-    return data.synthetic(n=64, image_size=16, seed=0)
 
 
 def search_cmd(out: Path) -> list[str]:

@@ -23,14 +23,6 @@ UPPER = [(s, d) for s, d in NB201_EDGES]
 TINY = dict(d_model=32, n_heads=2, d_ff=64, n_layers=1, tier_hidden=64, score_hidden=128)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny models: a second intra-op thread buys nothing and slows a shared CPU down.
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
 
 @pytest.fixture(scope="module")
 def data():

@@ -21,15 +21,6 @@ NB201_9930 = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"
               "|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # These networks are tiny: a second intra-op thread buys nothing, and on a shared CI
-    # machine OpenMP threads spinning against other processes slow steps down ~10x.
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
 
 def _paper_net(name):
     return DartsNetwork(published(name), C=36, num_classes=10, layers=20, auxiliary=True)

@@ -5,18 +5,14 @@ import pytest
 import torch
 
 import nas_kit
-from nas_kit import data
 from nas_kit.__main__ import main
 from nas_kit.checkpoints import CheckpointError
 from nas_kit.genotypes import parse_genotype
 from nas_kit.records import RecordError, load_record
+from tests.support import strip_timing, tiny_data
 
-TIMING_KEYS = {"seconds", "total_seconds", "date", "checksum"}
 
 
-def tiny_data():
-    # 16x16 synthetic images keep every smoke search to a second or two on 2 CPU cores
-    return data.synthetic(n=64, image_size=16, seed=0)
 
 
 @pytest.mark.parametrize("space", ["darts", "nb201"])
@@ -44,12 +40,6 @@ def test_every_method_runs_two_smoke_epochs_and_writes_a_valid_record(method, sp
     assert (tmp_path / "checkpoint.pt").exists()
 
 
-def _strip_timing(obj):
-    if isinstance(obj, dict):
-        return {k: _strip_timing(v) for k, v in obj.items() if k not in TIMING_KEYS}
-    if isinstance(obj, list):
-        return [_strip_timing(v) for v in obj]
-    return obj
 
 
 def test_same_seed_gives_identical_records(tmp_path):
@@ -57,7 +47,7 @@ def test_same_seed_gives_identical_records(tmp_path):
                        progress=False, device="cpu")
     b = nas_kit.search("mim-darts", "nb201", tiny_data(), profile="smoke", seed=3,
                        progress=False, device="cpu")
-    assert _strip_timing(a) == _strip_timing(b)
+    assert strip_timing(a) == strip_timing(b)
     c = nas_kit.search("mim-darts", "nb201", tiny_data(), profile="smoke", seed=4,
                        progress=False, device="cpu")
     assert c["history"][-1]["weights"] != a["history"][-1]["weights"]
@@ -80,7 +70,7 @@ def test_resume_equals_uninterrupted(method, space, tmp_path):
     resumed.run()
     for a, b in zip(full.alphas, resumed.alphas):
         assert torch.equal(a, b)
-    assert _strip_timing(full.record) == _strip_timing(resumed.record)
+    assert strip_timing(full.record) == strip_timing(resumed.record)
 
 
 def test_resume_refuses_a_checkpoint_of_another_search(tmp_path):
