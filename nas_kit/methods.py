@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from .genotypes import DARTS_PRIMITIVES, NB201_PRIMITIVES
 from .profiles import get_profile
+from .spaces.fused import ENGINES
 
 SPACES = ("darts", "nb201")
 STEP_ORDERS = ("alpha_first", "w_first")
@@ -84,6 +85,9 @@ class SearchConfig:
     patch_size: int = 4
     mask_value: float = 1.0             # masked patches set to this value (normalised units)
     mim_loss: bool = False              # decoder + reconstruction loss (False: masked input, CE only)
+    # implementation, not algorithm: 'fused' runs the edges leaving a node as one batch
+    # (spaces/fused.py), 'eager' edge by edge; both compute the same function
+    engine: str = "fused"
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -275,6 +279,7 @@ def validate_config(cfg: SearchConfig) -> None:
     _check(cfg.order in (1, 2), f"order must be 1 or 2, got {cfg.order}")
     _check(cfg.step_order in STEP_ORDERS,
            f"step_order {cfg.step_order!r}; valid: {', '.join(STEP_ORDERS)}")
+    _check(cfg.engine in ENGINES, f"engine {cfg.engine!r}; valid: {', '.join(ENGINES)}")
     _check(cfg.trainable in TRAINABLE, f"trainable {cfg.trainable!r}; valid: {', '.join(TRAINABLE)}")
     rules = DERIVE_RULES[cfg.space]
     _check(cfg.derive_rule in rules,

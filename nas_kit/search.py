@@ -269,7 +269,9 @@ class SearchRun:
         }
 
     def load_state_dict(self, state: dict[str, Any], source: str = "checkpoint") -> None:
-        diffs = config_differences(state["config"], self.cfg.to_dict())
+        # The engine is how, not what: a search may resume under the other one.
+        diffs = [d for d in config_differences(state["config"], self.cfg.to_dict())
+                 if not d.startswith("engine:")]
         if diffs:
             raise CheckpointError(f"{source} belongs to another search; differences:\n  "
                                   + "\n  ".join(diffs))

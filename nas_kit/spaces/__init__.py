@@ -14,7 +14,8 @@ def build_supernet(cfg, *, in_channels: int, num_classes: int) -> Supernet:
     """The supernet a `SearchConfig` asks for (decoder and freezing are added by the loop)."""
     common = dict(in_channels=in_channels, primitives=cfg.primitives, relaxation=cfg.relaxation,
                   affine=cfg.affine, partial_channels=cfg.partial_channels,
-                  edge_norm=cfg.edge_norm, alpha_init_std=cfg.alpha_init_std)
+                  edge_norm=cfg.edge_norm, alpha_init_std=cfg.alpha_init_std,
+                  engine=getattr(cfg, "engine", "eager"))
     if cfg.space == "darts":
         return DartsSupernet(cfg.init_channels, num_classes, cfg.layers, **common)
     if cfg.space == "nb201":

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..genotypes import DARTS_EDGES, DARTS_PRIMITIVES, derive_darts
+from .fused import fused_cell_nodes
 from .mixed import MixedOp
 from .ops import FactorizedReduce, ReLUConvBN
 from .supernet import Supernet
@@ -36,6 +37,7 @@ class DartsSearchCell(nn.Module):
                  partial_channels):
         super().__init__()
         self.reduction = reduction
+        self.fused = False  # set by the supernet's engine (see fused.py)
         self.preprocess0 = (FactorizedReduce(c_pp, c, affine=affine) if reduction_prev
                             else ReLUConvBN(c_pp, c, 1, 1, 0, affine=affine))
         self.preprocess1 = ReLUConvBN(c_p, c, 1, 1, 0, affine=affine)
@@ -47,6 +49,10 @@ class DartsSearchCell(nn.Module):
 
     def forward(self, s0, s1, weights, edge_weights=None):
         states = [self.preprocess0(s0), self.preprocess1(s1)]
+        if self.fused:
+            states = fused_cell_nodes(self.edges, DARTS_EDGES, states, 2 + STEPS, weights,
+                                      edge_weights)
+            return torch.cat(states[-MULTIPLIER:], dim=1)
         offset = 0
         for _ in range(STEPS):
             terms = []
@@ -72,7 +78,7 @@ class DartsSupernet(Supernet):
     def __init__(self, C: int = 16, num_classes: int = 10, layers: int = 8, *,
                  in_channels: int = 3, primitives: Sequence[str] = DARTS_PRIMITIVES,
                  relaxation: str = "softmax", affine: bool = False, partial_channels: int = 1,
-                 edge_norm: bool = False, alpha_init_std: float = 1e-3):
+                 edge_norm: bool = False, alpha_init_std: float = 1e-3, engine: str = "eager"):
         if layers < 3:
             raise ValueError(f"layers must be >= 3 to place two reduction cells, got {layers}")
         unknown = [p for p in primitives if p not in DARTS_PRIMITIVES]
@@ -99,6 +105,7 @@ class DartsSupernet(Supernet):
         self.feature_channels = c_p
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_p, num_classes)
+        self.set_engine(engine)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, H, W) -> last cell output (N, 4 * 4C, H/4, W/4)."""

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..genotypes import NB201_EDGES, NB201_PRIMITIVES, derive_nb201
+from .fused import fused_cell_nodes
 from .mixed import MixedOp
 from .ops import ResNetBasicBlock
 from .supernet import Supernet
@@ -25,11 +26,14 @@ class NB201SearchCell(nn.Module):
 
     def __init__(self, primitives, c, *, affine, partial_channels):
         super().__init__()
+        self.fused = False  # set by the supernet's engine (see fused.py)
         self.edges = nn.ModuleList(
             MixedOp(primitives, "nb201", c, 1, affine=affine, partial_channels=partial_channels)
             for _ in NB201_EDGES)
 
     def forward(self, x, weights, edge_weights=None):
+        if self.fused:
+            return fused_cell_nodes(self.edges, NB201_EDGES, [x], NODES, weights, edge_weights)[-1]
         nodes = [x]
         for dst in range(1, NODES):
             terms = []
@@ -53,7 +57,7 @@ class NB201Supernet(Supernet):
     def __init__(self, C: int = 16, num_classes: int = 10, cells_per_stage: int = 5, *,
                  in_channels: int = 3, primitives: Sequence[str] = NB201_PRIMITIVES,
                  relaxation: str = "softmax", affine: bool = False, partial_channels: int = 1,
-                 edge_norm: bool = False, alpha_init_std: float = 1e-3):
+                 edge_norm: bool = False, alpha_init_std: float = 1e-3, engine: str = "eager"):
         if cells_per_stage < 1:
             raise ValueError(f"cells_per_stage must be >= 1, got {cells_per_stage}")
         unknown = [p for p in primitives if p not in NB201_PRIMITIVES]
@@ -78,6 +82,7 @@ class NB201Supernet(Supernet):
         self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c, num_classes)
+        self.set_engine(engine)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, H, W) -> (N, 4C, H/4, W/4) after the final BN + ReLU."""

@@ -11,6 +11,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
+from .fused import ENGINES
 from .mixed import relax
 
 
@@ -83,6 +84,18 @@ class Supernet(nn.Module):
         if edges is None:
             return ops
         return {t: ops[t] * edges[t].unsqueeze(-1) for t in ops}
+
+    # --- engine ---------------------------------------------------------------------------
+    def set_engine(self, engine: str) -> "Supernet":
+        """'eager': the readable edge-by-edge reference; 'fused': the edges leaving a node run
+        as one batch (same parameters, same numbers up to float rounding; see fused.py)."""
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+        self.engine = engine
+        for m in self.modules():
+            if hasattr(m, "fused"):
+                m.fused = engine == "fused"
+        return self
 
     # --- forward --------------------------------------------------------------------------
     def features(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract

@@ -1,0 +1,212 @@
+"""The fused-edge engine computes the same function as the eager reference, with fewer ops."""
+import collections
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+
+import nas_kit
+from nas_kit.spaces import DartsSupernet, NB201Supernet
+from nas_kit.spaces.fused import batched_batch_norm
+from nas_kit.search import add_skip_noise, cosine_lr
+
+from support import tiny_data
+
+NO_NONE = {
+    "darts": ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
+              "dil_conv_3x3", "dil_conv_5x5"),
+    "nb201": ("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"),
+}
+VARIANTS = {
+    "plain": {},
+    "partial-channels": dict(partial_channels=4, edge_norm=True),
+    "affine-bn": dict(affine=True),
+    "sigmoid": dict(relaxation="sigmoid"),
+}
+
+
+def _make(space, **kw):
+    if space == "darts":
+        return DartsSupernet(8, 10, 5, **kw)
+    return NB201Supernet(8, 10, 2, **kw)
+
+
+def _pair(space, **kw):
+    torch.manual_seed(0)
+    eager = _make(space, **kw).double()
+    with torch.no_grad():  # α away from uniform, so that op weights differ per edge
+        for a in eager.arch_parameters():
+            a.normal_(0, 1)
+    return eager, copy.deepcopy(eager).set_engine("fused")
+
+
+def _loss_and_grads(model, x, y):
+    model.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    return loss.item(), {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+
+
+def _inputs(n=4, size=16):
+    g = torch.Generator().manual_seed(1)
+    return (torch.randn(n, 3, size, size, generator=g, dtype=torch.float64),
+            torch.randint(0, 10, (n,), generator=g))
+
+
+@pytest.mark.parametrize("space", ["darts", "nb201"])
+@pytest.mark.parametrize("variant", sorted(VARIANTS) + ["no-none"])
+def test_fused_loss_gradients_and_bn_statistics_equal_eager(space, variant):
+    kw = dict(primitives=NO_NONE[space]) if variant == "no-none" else VARIANTS[variant]
+    eager, fused = _pair(space, **kw)
+    x, y = _inputs()
+    for _ in range(2):  # the second step also checks the running statistics written back
+        loss_e, grads_e = _loss_and_grads(eager, x, y)
+        loss_f, grads_f = _loss_and_grads(fused, x, y)
+        assert loss_f == pytest.approx(loss_e, rel=1e-12, abs=1e-12)
+        assert grads_e.keys() == grads_f.keys()
+        scale = max(g.abs().max().item() for g in grads_e.values())
+        for name, g in grads_e.items():
+            # Biases in front of a non-affine BN get exactly zero gradient in exact
+            # arithmetic: compare to the largest gradient, not to their own ~1e-17.
+            assert (g - grads_f[name]).abs().max().item() <= 1e-10 * scale, name
+        for a in eager.arch_parameters():
+            assert a.grad.abs().sum() > 0  # α really gets a gradient
+    for (name, b_e), (_, b_f) in zip(eager.named_buffers(), fused.named_buffers()):
+        assert torch.allclose(b_e.double(), b_f.double(), rtol=0, atol=1e-12), name
+    eager.eval()
+    fused.eval()
+    with torch.no_grad():
+        assert torch.allclose(eager(x), fused(x), rtol=0, atol=1e-10)
+
+
+def test_reduction_edges_with_odd_feature_maps_match():
+    """7x7 maps (Fashion-MNIST after the first reduction): padded factorized reduce."""
+    eager, fused = _pair("darts", partial_channels=2, edge_norm=True)
+    x, y = _inputs(n=3, size=14)
+    assert _loss_and_grads(eager, x, y)[0] == pytest.approx(_loss_and_grads(fused, x, y)[0],
+                                                            rel=1e-12)
+
+
+def test_batched_bn_equals_separate_bns_and_updates_each():
+    torch.manual_seed(0)
+    bns = [torch.nn.BatchNorm2d(3) for _ in range(4)]
+    ref = copy.deepcopy(bns)
+    x = torch.randn(5, 12, 6, 6)
+    out = batched_batch_norm(x, bns)
+    expected = torch.cat([bn(part) for bn, part in zip(ref, x.chunk(4, dim=1))], dim=1)
+    assert torch.allclose(out, expected, atol=1e-6)
+    for bn, r in zip(bns, ref):
+        assert torch.allclose(bn.running_mean, r.running_mean)
+        assert torch.allclose(bn.running_var, r.running_var)
+        assert bn.num_batches_tracked.item() == r.num_batches_tracked.item() == 1
+    # `.to()` replaces the buffers (no longer views of one tensor): still updated correctly.
+    for bn in bns:
+        bn.to(torch.float64)
+    for bn in ref:
+        bn.to(torch.float64)
+    x = x.double()
+    batched_batch_norm(x, bns)
+    for bn, part in zip(ref, x.chunk(4, dim=1)):
+        bn(part)
+    for bn, r in zip(bns, ref):
+        assert torch.allclose(bn.running_mean, r.running_mean)
+        assert bn.num_batches_tracked.item() == 2
+
+
+def test_state_dict_moves_between_engines():
+    eager, fused = _pair("darts")
+    x, y = _inputs()
+    _loss_and_grads(fused, x, y)  # the fused BN buffers are now views of shared tensors
+    other = _make("darts").double()
+    other.load_state_dict(fused.state_dict())
+    fused.eval()
+    other.eval()
+    with torch.no_grad():
+        assert torch.allclose(other(x), fused(x), atol=1e-12)
+
+
+def test_skip_noise_is_applied_per_edge_and_off_when_scale_is_zero():
+    eager, fused = _pair("darts")
+    for m in (eager, fused):
+        add_skip_noise(m)
+    x, y = _inputs()
+    assert _loss_and_grads(eager, x, y)[0] == pytest.approx(_loss_and_grads(fused, x, y)[0],
+                                                            rel=1e-12)
+    for m in fused.modules():
+        if hasattr(m, "scale"):
+            m.scale = 1.0
+    torch.manual_seed(3)
+    noisy_a = _loss_and_grads(fused, x, y)[0]
+    torch.manual_seed(4)
+    noisy_b = _loss_and_grads(fused, x, y)[0]
+    assert noisy_a != noisy_b  # the noise is really drawn
+
+
+def test_bad_engine_name_is_refused():
+    with pytest.raises(ValueError, match="engine 'fast'; valid: eager, fused"):
+        nas_kit.resolve_config("darts", "darts", "synthetic", engine="fast")
+    with pytest.raises(ValueError, match="unknown engine 'fast'; valid: eager, fused"):
+        DartsSupernet(8, 10, 5).set_engine("fast")
+
+
+class _CountOps(TorchDispatchMode):
+    """Counts ATen ops that compute (not views): a device-free proxy for kernel launches."""
+
+    VIEWS = {"detach", "view", "slice", "select", "split", "unbind", "expand", "transpose",
+             "unsqueeze", "squeeze", "_reshape_alias", "reshape", "t", "alias", "as_strided",
+             "permute", "empty", "chunk", "narrow", "_unsafe_view", "split_with_sizes"}
+
+    def __init__(self):
+        super().__init__()
+        self.counts = collections.Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func.overloadpacket.__name__
+        if name not in self.VIEWS:
+            self.counts[name] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_fused_darts_step_runs_well_under_half_the_ops():
+    eager, fused = _pair("darts")
+    x, y = _inputs(n=2)
+    totals = []
+    for m in (eager, fused):
+        _loss_and_grads(m, x, y)  # first call links the shared BN buffers
+        with _CountOps() as c:
+            _loss_and_grads(m, x, y)
+        totals.append(sum(c.counts.values()))
+    assert totals[1] < 0.5 * totals[0], totals
+
+
+@pytest.mark.parametrize("space", ["darts", "nb201"])
+@pytest.mark.parametrize("method", sorted(nas_kit.METHODS))
+def test_search_step_gives_the_same_alpha_gradient_in_both_engines(method, space):
+    """A whole bilevel step of every registered method (float32, the loop's own code):
+    the α-gradient it applied agrees between engines to float32 rounding."""
+    ds = tiny_data()
+    grads = []
+    for engine in ("eager", "fused"):
+        torch.manual_seed(0)
+        run = nas_kit.prepare_search(method, space, ds, profile="smoke", device="cpu",
+                                     progress=False, engine=engine)
+        run.step(*run.train_loader.next(), *run.val_loader.next(), cosine_lr(run.cfg, 0), True)
+        grads.append(torch.cat([a.grad.flatten() for a in run.model.arch_parameters()]))
+    eager, fused = grads
+    assert eager.norm() > 0
+    rel = ((eager - fused).norm() / eager.norm()).item()
+    print(f"{method} {space}: relative α-gradient difference {rel:.2e}")
+    assert rel <= 1e-5
+
+
+def test_a_search_resumes_under_the_other_engine(tmp_path):
+    ds = tiny_data()
+    first = nas_kit.prepare_search("darts", "nb201", ds, profile="smoke", device="cpu",
+                                   progress=False, out=tmp_path, engine="eager", epochs=2)
+    first.run_epoch()  # writes out/checkpoint.pt
+    resumed = nas_kit.prepare_search("darts", "nb201", ds, profile="smoke", device="cpu",
+                                     progress=False, out=tmp_path, engine="fused", epochs=2)
+    assert resumed.resume()
+    assert resumed.epoch == 1
