@@ -7,7 +7,12 @@ on random data of the requested shapes, after warm-up steps, and projects the ti
     python benchmarks/search_speed.py --shapes smoke --device cpu --out bench_cpu.json
     python benchmarks/search_speed.py --shapes paper --device cuda --out bench_h100.json
 
-Only the eager path exists so far; a faster path will be added beside it as a column.
+Each method is measured with every engine asked for (default: eager and fused) in the
+same process, so the rows compare like with like. Before timing, one step of each engine
+on the same weights, α and batch is compared: the fused row carries the relative
+difference of the α-gradient (`alpha_grad_rel_diff`) and of the two losses.
+`ops_per_step` counts ATen ops that compute (any device; a proxy for kernel launches);
+`kernels_per_step` counts CUDA kernels (GPU only).
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nas_kit  # noqa: E402
 from nas_kit import data  # noqa: E402
+from nas_kit.profiling import CountOps  # noqa: E402
 from nas_kit.records import environment  # noqa: E402
 from nas_kit.search import cosine_lr  # noqa: E402
 
@@ -47,16 +53,44 @@ def count_kernels(run, batches, lr) -> int | None:
     return sum(1 for e in prof.events() if e.device_type.name == "CUDA")
 
 
-def bench_one(method, space, shapes, device, steps, warmup, batch_size=None):
+def count_ops(run, batches, lr) -> int:
+    with CountOps() as c:
+        run.step(*batches, lr, True)
+    return c.total
+
+
+def _runs(method, space, shapes, device, engines, batch_size):
+    """One prepared search per engine, all from the same seed: same weights and α."""
     overrides = {} if batch_size is None else {"batch_size": batch_size}
-    cfg_probe = nas_kit.resolve_config(method, space, "synthetic", profile=shapes, **overrides)
-    bs = cfg_probe.batch_size
-    n = 2 * bs * 4
-    ds = data.synthetic(n=n, image_size=32, seed=0)
-    run = nas_kit.prepare_search(method, space, ds, profile=shapes, device=device, progress=False,
-                                 limit=None, **overrides)
-    lr = cosine_lr(run.cfg, 0)
-    batches = (*run.train_loader.next(), *run.val_loader.next())
+    bs = nas_kit.resolve_config(method, space, "synthetic", profile=shapes, **overrides).batch_size
+    ds = data.synthetic(n=2 * bs * 4, image_size=32, seed=0)
+    runs = {}
+    for engine in engines:
+        torch.manual_seed(0)
+        runs[engine] = nas_kit.prepare_search(method, space, ds, profile=shapes, device=device,
+                                              progress=False, limit=None, engine=engine,
+                                              **overrides)
+    return runs
+
+
+def compare_first_step(runs, batches, lr) -> dict[str, dict[str, float]]:
+    """Relative α-gradient and loss differences of each engine's first step vs eager's."""
+    grads, losses = {}, {}
+    for engine, run in runs.items():
+        run.step(*batches, lr, True)
+        grads[engine] = torch.cat([a.grad.flatten() for a in run.model.arch_parameters()]).double()
+        with torch.no_grad():
+            losses[engine] = run.objective(run.model, batches[0], batches[1],
+                                           alpha_level=False)[0].item()
+    if "eager" not in runs:
+        return {}
+    ref = grads["eager"]
+    return {e: {"alpha_grad_rel_diff": float((g - ref).norm() / ref.norm()),
+                "train_loss_rel_diff": abs(losses[e] - losses["eager"]) / abs(losses["eager"])}
+            for e, g in grads.items() if e != "eager"}
+
+
+def time_steps(run, batches, lr, steps, warmup):
     for _ in range(warmup):
         run.step(*batches, lr, True)
     _sync(run.device)
@@ -68,17 +102,37 @@ def bench_one(method, space, shapes, device, steps, warmup, batch_size=None):
     _sync(run.device)
     ms = 1000 * (time.perf_counter() - t0) / steps
     peak = torch.cuda.max_memory_allocated(run.device) / 2**30 if run.device.type == "cuda" else None
-    kernels = count_kernels(run, batches, lr)
-    steps_per_epoch = SEARCH_IMAGES // bs
-    return {
-        "method": method, "space": space, "path": "eager", "batch_size": bs,
-        "init_channels": run.cfg.init_channels,
-        "cells": run.cfg.layers if space == "darts" else 3 * run.cfg.cells_per_stage,
-        "ms_per_step": round(ms, 2), "images_per_s": round(2 * bs * 1000 / ms, 1),
-        "kernels_per_step": kernels, "peak_gib": None if peak is None else round(peak, 3),
-        "projected_50_epoch_min": round(ms * steps_per_epoch * EPOCHS / 60_000, 1),
-        "steps_timed": steps,
-    }
+    return ms, peak
+
+
+def bench_method(method, space, shapes, device, steps, warmup, engines, batch_size=None):
+    """Rows (one per engine) for one method in one space."""
+    runs = _runs(method, space, shapes, device, engines, batch_size)
+    first = next(iter(runs.values()))
+    lr = cosine_lr(first.cfg, 0)
+    batches = (*first.train_loader.next(), *first.val_loader.next())
+    diffs = compare_first_step(runs, batches, lr)
+    rows = []
+    for engine, run in runs.items():
+        ms, peak = time_steps(run, batches, lr, steps, warmup)
+        bs = run.cfg.batch_size
+        steps_per_epoch = SEARCH_IMAGES // bs
+        rows.append({
+            "method": method, "space": space, "path": engine, "batch_size": bs,
+            "init_channels": run.cfg.init_channels,
+            "cells": run.cfg.layers if space == "darts" else 3 * run.cfg.cells_per_stage,
+            "ms_per_step": round(ms, 2), "images_per_s": round(2 * bs * 1000 / ms, 1),
+            "ops_per_step": count_ops(run, batches, lr),
+            "kernels_per_step": count_kernels(run, batches, lr),
+            "peak_gib": None if peak is None else round(peak, 3),
+            "projected_50_epoch_min": round(ms * steps_per_epoch * EPOCHS / 60_000, 1),
+            "steps_timed": steps, **diffs.get(engine, {}),
+        })
+    base = next((r for r in rows if r["path"] == "eager"), None)
+    for r in rows:
+        if base is not None and r is not base:
+            r["speedup_vs_eager"] = round(base["ms_per_step"] / r["ms_per_step"], 2)
+    return rows
 
 
 def main(argv=None):
@@ -90,6 +144,7 @@ def main(argv=None):
     p.add_argument("--spaces", nargs="+", default=["darts", "nb201"], choices=["darts", "nb201"])
     p.add_argument("--batch-size", type=int, default=None,
                    help="one batch size for all methods (default: each method's own)")
+    p.add_argument("--engines", nargs="+", default=["eager", "fused"], choices=["eager", "fused"])
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--out", type=Path, default=None, help="JSON output (default: stdout only)")
@@ -101,13 +156,14 @@ def main(argv=None):
     for space in args.spaces:
         for method in args.methods:
             try:
-                row = bench_one(method, space, args.shapes, device, args.steps, args.warmup,
-                                args.batch_size)
+                new = bench_method(method, space, args.shapes, device, args.steps, args.warmup,
+                                   args.engines, args.batch_size)
             except torch.cuda.OutOfMemoryError as e:
-                row = {"method": method, "space": space, "path": "eager", "error": f"OOM: {e}"[:300]}
+                new = [{"method": method, "space": space, "error": f"OOM: {e}"[:300]}]
                 torch.cuda.empty_cache()
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+            for row in new:
+                print(json.dumps(row), flush=True)
+            rows.extend(new)
     result = {"benchmark": "search_speed", "shapes": args.shapes, "env": environment(device),
               "host": platform.node(), "rows": rows}
     if args.out:

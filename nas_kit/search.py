@@ -358,6 +358,9 @@ class SearchRun:
             "val_loss": round_sig(val["loss"]), "val_acc": round_sig(val["acc"]),
             "lr": round_sig(lr), "alpha_updated": update_alpha, "skip_noise": round_sig(noise),
             "seconds": round_sig(seconds),
+            # GPU memory high-water mark of the run so far (None on CPU)
+            "peak_memory_gib": (round_sig(torch.cuda.max_memory_allocated(self.device) / 2**30)
+                                if self.device.type == "cuda" else None),
             "extra": {f"{level}_{k}": round_sig(v) for level, m in (("train", train), ("val", val))
                       for k, v in m.items() if k not in ("loss", "acc")},
         }

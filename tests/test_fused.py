@@ -1,13 +1,12 @@
 """The fused-edge engine computes the same function as the eager reference, with fewer ops."""
-import collections
 import copy
 
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.utils._python_dispatch import TorchDispatchMode
 
 import nas_kit
+from nas_kit.profiling import CountOps
 from nas_kit.spaces import DartsSupernet, NB201Supernet
 from nas_kit.spaces.fused import batched_batch_norm
 from nas_kit.search import add_skip_noise, cosine_lr
@@ -151,33 +150,15 @@ def test_bad_engine_name_is_refused():
         DartsSupernet(8, 10, 5).set_engine("fast")
 
 
-class _CountOps(TorchDispatchMode):
-    """Counts ATen ops that compute (not views): a device-free proxy for kernel launches."""
-
-    VIEWS = {"detach", "view", "slice", "select", "split", "unbind", "expand", "transpose",
-             "unsqueeze", "squeeze", "_reshape_alias", "reshape", "t", "alias", "as_strided",
-             "permute", "empty", "chunk", "narrow", "_unsafe_view", "split_with_sizes"}
-
-    def __init__(self):
-        super().__init__()
-        self.counts = collections.Counter()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        name = func.overloadpacket.__name__
-        if name not in self.VIEWS:
-            self.counts[name] += 1
-        return func(*args, **(kwargs or {}))
-
-
 def test_fused_darts_step_runs_well_under_half_the_ops():
     eager, fused = _pair("darts")
     x, y = _inputs(n=2)
     totals = []
     for m in (eager, fused):
         _loss_and_grads(m, x, y)  # first call links the shared BN buffers
-        with _CountOps() as c:
+        with CountOps() as c:
             _loss_and_grads(m, x, y)
-        totals.append(sum(c.counts.values()))
+        totals.append(c.total)
     assert totals[1] < 0.5 * totals[0], totals
 
 

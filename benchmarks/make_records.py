@@ -1,0 +1,123 @@
+"""Make the stored paper-profile records the book shows, in short GPU windows.
+
+A 50-epoch search does not fit one 10-minute GPU window, so every run writes its
+checkpoint each epoch under ``--runs`` and this script resumes it next time. Within a
+window it stops at an epoch boundary when the next epoch would not finish before
+``--minutes`` (estimated from the last epoch), so no epoch is lost. A run that completes
+has its record copied, unchanged (checksum and all), to ``--book`` (`book/records/`).
+
+    python benchmarks/make_records.py --plan ch02 --minutes 8 --dataset cifar10-jpeg
+    python benchmarks/make_records.py --list
+
+Carry ``runs/`` (checkpoints) and the data folder to the next window to go on.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import nas_kit  # noqa: E402
+from nas_kit.records import load_record  # noqa: E402
+
+SEEDS = (0, 1, 2)
+
+
+def _run(method, space, seed, tag="", **overrides):
+    name = f"{method}{'-' + tag if tag else ''}-{space}-s{seed}"
+    return {"name": name, "method": method, "space": space, "seed": seed, "overrides": overrides}
+
+
+# Records each chapter needs, in the order GPU time is best spent (issues 4, 5, 6).
+PLANS = {
+    "ch02": [_run("darts", "nb201", s) for s in SEEDS] + [_run("darts", "darts", 0)],
+    "ch03": [_run("fair-darts", "nb201", s) for s in SEEDS]
+    + [_run("fair-darts", "darts", 0),
+       _run("fair-darts", "darts", 0, tag="no01", zero_one_weight=0.0),
+       _run("darts", "darts", 0, tag="skipnoise", skip_noise=1.0)],
+    "ch04": [_run("rf-darts", "nb201", s) for s in SEEDS]
+    + [_run("darts", "nb201", 0, tag="convonly", trainable="conv_only"),
+       _run("rf-darts", "darts", 0), _run("rf-pcdarts", "darts", 0)],
+    "ch05": [_run("mim-darts", "nb201", s) for s in SEEDS]
+    + [_run("mim-darts", "nb201", 0, tag=f"mask{int(r * 100)}p{p}", mask_ratio=r, patch_size=p)
+       for r in (0.5, 0.8, 0.9) for p in (4, 8)]
+    + [_run("mim-darts", "nb201", 0, tag="maskedce", mim_loss=False),
+       _run("mim-darts", "darts", 0)],
+    "ch06": [_run(m, "nb201", s) for m in ("darts-2nd", "pc-darts", "rf-pcdarts") for s in SEEDS],
+}
+PLANS["all"] = [r for plan in ("ch02", "ch03", "ch04", "ch05", "ch06") for r in PLANS[plan]]
+
+
+def _done(book: Path, name: str) -> bool:
+    path = book / f"{name}.json"
+    return path.exists() and bool(load_record(path).get("complete"))
+
+
+def advance(spec, *, dataset, runs: Path, book: Path, deadline: float, profile: str,
+            device=None) -> str:
+    """Run `spec` from its checkpoint until done or the deadline; returns its state."""
+    if _done(book, spec["name"]):
+        return "stored"
+    run = nas_kit.prepare_search(spec["method"], spec["space"], dataset, profile=profile,
+                                 seed=spec["seed"], out=runs / spec["name"], resume=True,
+                                 device=device, progress=False, **spec["overrides"])
+    last = None
+    while run.epoch < run.cfg.epochs:
+        if last is not None and time.time() + 1.15 * last > deadline:
+            return f"paused at epoch {run.epoch}/{run.cfg.epochs}"
+        if last is None and time.time() > deadline:
+            return f"not started (epoch {run.epoch}/{run.cfg.epochs})"
+        t0 = time.time()
+        entry = run.run_epoch()
+        last = time.time() - t0
+        print(json.dumps({"run": spec["name"], "epoch": entry["epoch"], "of": run.cfg.epochs,
+                          "seconds": round(last, 1), "val_acc": entry["val_acc"],
+                          "genotype": entry["genotype"]}), flush=True)
+    book.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(runs / spec["name"] / "record.json", book / f"{spec['name']}.json")
+    return "complete"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--plan", choices=sorted(PLANS), default="all")
+    p.add_argument("--only", nargs="+", default=None, help="run names from the plan (see --list)")
+    p.add_argument("--dataset", default="cifar10-jpeg")
+    p.add_argument("--profile", default="paper", choices=nas_kit.PROFILES)
+    p.add_argument("--minutes", type=float, default=8.0, help="wall-clock budget of this window")
+    p.add_argument("--runs", type=Path, default=Path("runs/records"))
+    p.add_argument("--book", type=Path, default=Path("book/records"))
+    p.add_argument("--device", default=None)
+    p.add_argument("--list", action="store_true", help="print the plan's runs and exit")
+    args = p.parse_args(argv)
+    plan = PLANS[args.plan]
+    if args.only:
+        names = {s["name"] for s in plan}
+        unknown = sorted(set(args.only) - names)
+        if unknown:
+            p.error(f"unknown run names {unknown}; valid: {', '.join(sorted(names))}")
+        plan = [s for s in plan if s["name"] in args.only]
+    if args.list:
+        for s in plan:
+            print(s["name"], json.dumps(s["overrides"]) if s["overrides"] else "")
+        return {}
+    deadline = time.time() + 60 * args.minutes
+    dataset = nas_kit.data.load_dataset(args.dataset, "train") if args.dataset != "synthetic" \
+        else nas_kit.data.synthetic(n=64, image_size=16, seed=0)
+    states = {}
+    for spec in plan:
+        states[spec["name"]] = advance(spec, dataset=dataset, runs=args.runs, book=args.book,
+                                       deadline=deadline, profile=args.profile, device=args.device)
+        print(json.dumps({"run": spec["name"], "state": states[spec["name"]]}), flush=True)
+        if time.time() > deadline:
+            break
+    return states
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""The record maker pauses at an epoch boundary and resumes to a complete, stored record."""
+import importlib.util
+import itertools
+from pathlib import Path
+
+import pytest
+
+from nas_kit import load_record
+
+from support import strip_timing, tiny_data
+
+_spec = importlib.util.spec_from_file_location(
+    "make_records", Path(__file__).resolve().parents[1] / "benchmarks" / "make_records.py")
+make_records = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_records)
+
+SPEC = make_records._run("darts", "nb201", 0)
+
+
+def _advance(tmp_path, deadline):
+    return make_records.advance(SPEC, dataset=tiny_data(), runs=tmp_path / "runs",
+                                book=tmp_path / "book", deadline=deadline, profile="smoke",
+                                device="cpu")
+
+
+def test_paused_run_resumes_to_the_same_record_as_an_uninterrupted_one(tmp_path, monkeypatch):
+    # A fake clock: the first epoch "takes" 9 s of a 10 s window, so the second would not fit.
+    ticks = itertools.chain([0.0, 0.0, 9.0], itertools.repeat(9.0))
+    monkeypatch.setattr(make_records.time, "time", lambda: next(ticks))
+    assert _advance(tmp_path, deadline=10.0) == "paused at epoch 1/2"
+    assert not (tmp_path / "book").exists()
+    monkeypatch.undo()
+    assert _advance(tmp_path, deadline=make_records.time.time() + 3600) == "complete"
+    stored = load_record(tmp_path / "book" / f"{SPEC['name']}.json")
+    assert stored["complete"] and len(stored["history"]) == 2
+    assert _advance(tmp_path, deadline=0.0) == "stored"  # a complete record is not redone
+
+    fresh = make_records.advance(SPEC, dataset=tiny_data(), runs=tmp_path / "fresh",
+                                 book=tmp_path / "fresh_book", deadline=make_records.time.time() + 3600,
+                                 profile="smoke", device="cpu")
+    assert fresh == "complete"
+    again = load_record(tmp_path / "fresh_book" / f"{SPEC['name']}.json")
+    assert strip_timing(again["history"]) == strip_timing(stored["history"])
+
+
+def test_past_deadline_starts_nothing(tmp_path):
+    assert _advance(tmp_path, deadline=0.0) == "not started (epoch 0/2)"
+
+
+def test_plans_use_valid_config_and_unique_names():
+    names = [s["name"] for s in make_records.PLANS["all"]]
+    assert len(names) == len(set(names))
+    for s in make_records.PLANS["all"]:
+        make_records.nas_kit.resolve_config(s["method"], s["space"], "cifar10-jpeg",
+                                            profile="paper", seed=s["seed"], **s["overrides"])
+
+
+def test_unknown_run_name_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        make_records.main(["--plan", "ch02", "--only", "nope", "--list"])
+    assert "unknown run names ['nope']" in capsys.readouterr().err
