@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nas_kit  # noqa: E402
 from nas_kit import data  # noqa: E402
-from nas_kit.profiling import CountOps  # noqa: E402
+from nas_kit.profiling import CountOps, SavedTensorBytes  # noqa: E402
 from nas_kit.records import environment  # noqa: E402
 from nas_kit.search import cosine_lr  # noqa: E402
 
@@ -57,6 +57,15 @@ def count_ops(run, batches, lr) -> int:
     with CountOps() as c:
         run.step(*batches, lr, True)
     return c.total
+
+
+def saved_activation_mib(run, batches) -> float:
+    """MiB autograd keeps for the backward of one w-level forward (activation memory)."""
+    with SavedTensorBytes() as saved:
+        loss = run.objective(run.model, batches[0], batches[1], alpha_level=False)[0]
+    loss.backward()
+    run.model.zero_grad(set_to_none=True)
+    return round(saved.mib, 1)
 
 
 def _runs(method, space, shapes, device, engines, batch_size):
@@ -124,6 +133,7 @@ def bench_method(method, space, shapes, device, steps, warmup, engines, batch_si
             "ms_per_step": round(ms, 2), "images_per_s": round(2 * bs * 1000 / ms, 1),
             "ops_per_step": count_ops(run, batches, lr),
             "kernels_per_step": count_kernels(run, batches, lr),
+            "saved_activation_mib": saved_activation_mib(run, batches),
             "peak_gib": None if peak is None else round(peak, 3),
             "projected_50_epoch_min": round(ms * steps_per_epoch * EPOCHS / 60_000, 1),
             "steps_timed": steps, **diffs.get(engine, {}),

@@ -32,3 +32,28 @@ class CountOps(TorchDispatchMode):
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+class SavedTensorBytes:
+    """``with SavedTensorBytes() as s: loss = f(x)`` then ``s.mib``: MiB of distinct storages
+    autograd saved for backward — the activation memory of a step, on any device."""
+
+    def __enter__(self):
+        import torch
+        self._storages: dict[int, int] = {}
+
+        def pack(t):
+            storage = t.untyped_storage()
+            self._storages[storage.data_ptr()] = storage.nbytes()
+            return t
+
+        self._hooks = torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t)
+        self._hooks.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._hooks.__exit__(*exc)
+
+    @property
+    def mib(self) -> float:
+        return sum(self._storages.values()) / 2**20

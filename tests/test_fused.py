@@ -191,3 +191,17 @@ def test_a_search_resumes_under_the_other_engine(tmp_path):
                                      progress=False, out=tmp_path, engine="fused", epochs=2)
     assert resumed.resume()
     assert resumed.epoch == 1
+
+
+def test_fused_keeps_no_more_activations_than_eager():
+    from nas_kit.profiling import SavedTensorBytes
+    eager, fused = _pair("darts")
+    x, y = _inputs(n=2)
+    _loss_and_grads(fused, x, y)
+    sizes = []
+    for m in (eager, fused):
+        with SavedTensorBytes() as s:
+            loss = F.cross_entropy(m(x), y)
+        loss.backward()
+        sizes.append(s.mib)
+    assert 0 < sizes[1] <= sizes[0], sizes
