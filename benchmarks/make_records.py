@@ -22,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import torch  # noqa: E402
+
 import nas_kit  # noqa: E402
 from nas_kit.records import load_record  # noqa: E402
 
@@ -48,9 +50,12 @@ PLANS = {
        for r in (0.5, 0.8, 0.9) for p in (4, 8)]
     + [_run("mim-darts", "nb201", 0, tag="maskedce", mim_loss=False),
        _run("mim-darts", "darts", 0)],
-    "ch06": [_run(m, "nb201", s) for m in ("darts-2nd", "pc-darts", "rf-pcdarts") for s in SEEDS],
+    "ch06": [_run(m, "nb201", s) for m in ("darts-2nd", "pc-darts", "rf-pcdarts") for s in SEEDS]
+    + [_run(m, "darts", s) for s in SEEDS for m in
+       ("darts", "darts-2nd", "fair-darts", "pc-darts", "rf-darts", "rf-pcdarts", "mim-darts")],
 }
-PLANS["all"] = [r for plan in ("ch02", "ch03", "ch04", "ch05", "ch06") for r in PLANS[plan]]
+PLANS["all"] = list({r["name"]: r for plan in ("ch02", "ch03", "ch04", "ch05", "ch06")
+                     for r in PLANS[plan]}.values())
 
 
 def _done(book: Path, name: str) -> bool:
@@ -63,6 +68,8 @@ def advance(spec, *, dataset, runs: Path, book: Path, deadline: float, profile: 
     """Run `spec` from its checkpoint until done or the deadline; returns its state."""
     if _done(book, spec["name"]):
         return "stored"
+    if torch.cuda.is_available():  # each record's peak memory is its own run's
+        torch.cuda.reset_peak_memory_stats()
     run = nas_kit.prepare_search(spec["method"], spec["space"], dataset, profile=profile,
                                  seed=spec["seed"], out=runs / spec["name"], resume=True,
                                  device=device, progress=False, **spec["overrides"])
