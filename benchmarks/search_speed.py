@@ -31,7 +31,7 @@ import nas_kit  # noqa: E402
 from nas_kit import data  # noqa: E402
 from nas_kit.profiling import CountOps, SavedTensorBytes  # noqa: E402
 from nas_kit.records import environment  # noqa: E402
-from nas_kit.search import cosine_lr  # noqa: E402
+from nas_kit.search import _Meter, cosine_lr  # noqa: E402
 
 SEARCH_IMAGES = 25_000   # one half of the CIFAR-10 training set
 EPOCHS = 50
@@ -76,10 +76,32 @@ def _runs(method, space, shapes, device, engines, batch_size):
     runs = {}
     for engine in engines:
         torch.manual_seed(0)
+        how = dict(engine="fused", cuda_graphs=True) if engine == "graphs" else dict(engine=engine)
         runs[engine] = nas_kit.prepare_search(method, space, ds, profile=shapes, device=device,
-                                              progress=False, limit=None, engine=engine,
-                                              **overrides)
+                                              progress=False, limit=None, **how, **overrides)
     return runs
+
+
+def check_graph_replay(run, batches, lr) -> dict[str, float]:
+    """A replayed (CUDA graph) step vs the eager step from the same saved state."""
+    import copy
+    saved = (copy.deepcopy(run.model.state_dict()), copy.deepcopy(run.w_opt.state_dict()),
+             copy.deepcopy(run.alpha_opt.state_dict()))
+    out = {}
+    for how in ("graph", "eager"):
+        run.model.load_state_dict(saved[0])
+        run.w_opt.load_state_dict(saved[1])
+        run.alpha_opt.load_state_dict(saved[2])
+        meter = _Meter()
+        if how == "graph":
+            run.step(*batches, lr, True, None, meter)
+        else:
+            run.eager_step(*batches, lr, True, _Meter(), meter)
+        out[how] = (torch.cat([a.grad.flatten() for a in run.model.arch_parameters()]).double(),
+                    meter.result()["loss"])
+    g, e = out["graph"], out["eager"]
+    return {"replay_alpha_grad_rel_diff": float((g[0] - e[0]).norm() / e[0].norm()),
+            "replay_val_loss_rel_diff": abs(g[1] - e[1]) / abs(e[1])}
 
 
 def compare_first_step(runs, batches, lr) -> dict[str, dict[str, float]]:
@@ -123,7 +145,11 @@ def bench_method(method, space, shapes, device, steps, warmup, engines, batch_si
     diffs = compare_first_step(runs, batches, lr)
     rows = []
     for engine, run in runs.items():
+        if run.graphed is not None:  # warm-up and capture must not be timed
+            warmup = max(warmup, run.graphed.warmup + 2)
         ms, peak = time_steps(run, batches, lr, steps, warmup)
+        if run.graphed is not None:  # its first step above was an eager warm-up step
+            diffs[engine] = check_graph_replay(run, batches, lr)
         bs = run.cfg.batch_size
         steps_per_epoch = SEARCH_IMAGES // bs
         rows.append({
@@ -154,7 +180,9 @@ def main(argv=None):
     p.add_argument("--spaces", nargs="+", default=["darts", "nb201"], choices=["darts", "nb201"])
     p.add_argument("--batch-size", type=int, default=None,
                    help="one batch size for all methods (default: each method's own)")
-    p.add_argument("--engines", nargs="+", default=["eager", "fused"], choices=["eager", "fused"])
+    p.add_argument("--engines", nargs="+", default=["eager", "fused"],
+                   choices=["eager", "fused", "graphs"],
+                   help="graphs = fused + CUDA graphs (GPU only, first-order methods without masking)")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--out", type=Path, default=None, help="JSON output (default: stdout only)")
@@ -171,14 +199,16 @@ def main(argv=None):
             except torch.cuda.OutOfMemoryError as e:
                 new = [{"method": method, "space": space, "error": f"OOM: {e}"[:300]}]
                 torch.cuda.empty_cache()
+            except Exception as e:  # one failing method must not lose the others' rows
+                new = [{"method": method, "space": space, "error": f"{type(e).__name__}: {e}"[:500]}]
             for row in new:
                 print(json.dumps(row), flush=True)
             rows.extend(new)
-    result = {"benchmark": "search_speed", "shapes": args.shapes, "env": environment(device),
-              "host": platform.node(), "rows": rows}
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+            result = {"benchmark": "search_speed", "shapes": args.shapes,
+                      "env": environment(device), "host": platform.node(), "rows": rows}
+            if args.out:  # after every method, so a run cut short still leaves its rows
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(result, indent=1) + "\n")
     return result
 
 

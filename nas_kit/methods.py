@@ -20,6 +20,9 @@ from .profiles import get_profile
 from .spaces.fused import ENGINES
 
 SPACES = ("darts", "nb201")
+# Config keys that choose how a search is computed, not what: a checkpoint made under one
+# value resumes under another.
+IMPLEMENTATION_KEYS = ("engine", "cuda_graphs")
 STEP_ORDERS = ("alpha_first", "w_first")
 TRAINABLE = ("all", "bn_only", "conv_only")
 DERIVE_RULES = {"darts": ("top2", "threshold"), "nb201": ("argmax",)}
@@ -88,6 +91,9 @@ class SearchConfig:
     # implementation, not algorithm: 'fused' runs the edges leaving a node as one batch
     # (spaces/fused.py), 'eager' edge by edge; both compute the same function
     engine: str = "fused"
+    # replay the step's forward/backward passes from CUDA graphs (nas_kit/graphs.py; CUDA only,
+    # first order without masking or skip noise)
+    cuda_graphs: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -57,3 +57,43 @@ class SavedTensorBytes:
     @property
     def mib(self) -> float:
         return sum(self._storages.values()) / 2**20
+
+
+# --- reading benchmark results (benchmarks/search_speed.py JSON) ---------------------------
+SPEED_COLUMNS = (
+    ("space", "space"), ("method", "method"), ("path", "engine"), ("batch_size", "batch"),
+    ("ms_per_step", "ms / step"), ("speedup_vs_eager", "× vs eager"),
+    ("ops_per_step", "ATen ops / step"), ("kernels_per_step", "CUDA kernels / step"),
+    ("peak_gib", "peak GPU GiB"), ("saved_activation_mib", "saved activations MiB"),
+    ("projected_50_epoch_min", "50-epoch search, min (projected)"),
+    ("alpha_grad_rel_diff", "α-grad rel. diff vs eager"),
+)
+
+
+def _cell(key: str, value) -> str:
+    if value is None:
+        return "–"
+    if key == "alpha_grad_rel_diff":
+        return f"{value:.1e}"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def speed_table(result: dict):
+    """A `Table` of one benchmark JSON: the columns that file has, in a fixed order."""
+    from .tables import make_table
+    rows = [r for r in result["rows"] if "error" not in r]
+    cols = [(k, label) for k, label in SPEED_COLUMNS if any(k in r for r in rows)]
+    failed = [f"{r['method']} ({r['space']}): {r['error']}" for r in result["rows"] if "error" in r]
+    return make_table([label for _, label in cols],
+                      [[_cell(k, r.get(k)) for k, _ in cols] for r in rows], failed)
+
+
+def speed_provenance(result: dict) -> str:
+    """One caption line: device, torch, date, commit and shapes of a benchmark JSON."""
+    env = result["env"]
+    return (f"{env.get('device_name')} · torch {env.get('torch')} · {result['shapes']} shapes · "
+            f"commit {(env.get('git_commit') or 'unknown')[:7]} · {env.get('date', '')[:10]}")

@@ -30,7 +30,8 @@ from .checkpoints import config_differences, load_checkpoint, save_checkpoint, C
 from .hypergradient import unrolled_alpha_grads
 from .losses import (MIMDecoder, apply_patch_mask, masked_patch_mse, patch_grid, random_patch_mask,
                      self_balanced, zero_one_loss)
-from .methods import SearchConfig, resolve_config
+from .graphs import GraphedStep, check_graphable
+from .methods import IMPLEMENTATION_KEYS, SearchConfig, resolve_config
 from .records import SEARCH_FORMAT, environment, round_sig, save_record
 from .spaces import Supernet, build_supernet
 from .spaces.mixed import MixedOp
@@ -216,6 +217,7 @@ class SearchRun:
             if len(half) < cfg.batch_size:
                 raise ValueError(f"the {label} half has {len(half)} images, fewer than batch_size "
                                  f"{cfg.batch_size}; raise limit or lower batch_size")
+        check_graphable(cfg, device)
         self.cfg, self.device, self.progress = cfg, device, progress
         self.train_data, self.val_data = train_half, val_half
         self.out = Path(out) if out is not None else None
@@ -240,6 +242,7 @@ class SearchRun:
             self.mask_gen = torch.Generator(device=device)
             self.mask_gen.manual_seed(cfg.seed + 2)
         self.objective = Objective(cfg, self.mask_gen)
+        self.graphed = GraphedStep(self) if cfg.cuda_graphs else None
         self.epoch = 0
         self.record = {
             "format": SEARCH_FORMAT, "kind": "search", "method": cfg.method, "space": cfg.space,
@@ -269,9 +272,9 @@ class SearchRun:
         }
 
     def load_state_dict(self, state: dict[str, Any], source: str = "checkpoint") -> None:
-        # The engine is how, not what: a search may resume under the other one.
+        # Engine and CUDA graphs are how, not what: a search may resume under the others.
         diffs = [d for d in config_differences(state["config"], self.cfg.to_dict())
-                 if not d.startswith("engine:")]
+                 if d.split(":")[0] not in IMPLEMENTATION_KEYS]
         if diffs:
             raise CheckpointError(f"{source} belongs to another search; differences:\n  "
                                   + "\n  ".join(diffs))
@@ -305,6 +308,14 @@ class SearchRun:
         """One bilevel step on a training batch (x_t, y_t) and a validation batch (x_v, y_v)."""
         train_meter = train_meter if train_meter is not None else _Meter()
         val_meter = val_meter if val_meter is not None else _Meter()
+        if self.graphed is not None:
+            self.graphed(x_t, y_t, x_v, y_v, lr, update_alpha, train_meter, val_meter)
+        else:
+            self.eager_step(x_t, y_t, x_v, y_v, lr, update_alpha, train_meter, val_meter)
+
+    def eager_step(self, x_t, y_t, x_v, y_v, lr: float, update_alpha: bool, train_meter,
+                   val_meter) -> None:
+        """The step as plain PyTorch code (what CUDA graphs replay, and the reference)."""
         alpha = lambda: _alpha_step(self.model, self.objective, self.weights, self.alphas,  # noqa: E731
                                     self.w_opt, self.alpha_opt, self.cfg, lr, x_t, y_t, x_v, y_v,
                                     val_meter, update_alpha)

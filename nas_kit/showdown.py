@@ -36,7 +36,6 @@ recipe).
 """
 from __future__ import annotations
 
-import html
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from . import nb201
 from .complexity import Complexity, count
 from .genotypes import PUBLISHED, parse_genotype, published
 from .records import SEARCH_FORMAT, load_record
+from .tables import Table, make_table as _table
 
 __all__ = ["METHODS", "SPACES", "NB201_COLUMNS", "EVAL_SHAPE", "PaperNB201", "PaperDarts",
            "PAPER_NB201", "PAPER_DARTS", "Collection", "collect", "recipe_differences",
@@ -358,43 +358,6 @@ def _format_bytes(values: Sequence[int | None] | None) -> str:
         return "n/a (CPU)"
     gib = max(measured) / 2**30
     return f"{gib:.2f} GiB" if gib >= 1 else f"{max(measured) / 2**20:.0f} MiB"
-
-
-@dataclass(frozen=True, repr=False)
-class Table:
-    """A rendered table: Markdown for text (``str``) and HTML for notebooks and the book.
-
-    Notebooks display it through ``_repr_html_`` / ``_repr_markdown_``; the HTML form is
-    what the book shows (its Markdown renderer has no tables). ``notes`` follow the table,
-    one paragraph each.
-    """
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    notes: tuple[str, ...] = ()
-
-    def markdown(self) -> str:
-        def clean(cell: Any) -> str:
-            return str(cell).replace("|", "\\|").replace("\n", " ")
-        lines = ["| " + " | ".join(map(clean, self.header)) + " |",
-                 "|" + "|".join("---" for _ in self.header) + "|"]
-        lines += ["| " + " | ".join(map(clean, row)) + " |" for row in self.rows]
-        return "\n\n".join(["\n".join(lines), *self.notes])
-
-    def html(self) -> str:
-        def cells(tag: str, row: Sequence[str]) -> str:
-            return "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in row)
-        body = "".join(f"<tr>{cells('td', row)}</tr>" for row in self.rows)
-        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
-        return (f"<table class=\"table\"><thead><tr>{cells('th', self.header)}</tr></thead>"
-                f"<tbody>{body}</tbody></table>{notes}")
-
-    __str__ = __repr__ = markdown   # a terminal shows the Markdown text
-    _repr_markdown_ = markdown
-    _repr_html_ = html
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str] = ()) -> Table:
-    return Table(tuple(header), tuple(tuple(str(c) for c in r) for r in rows), tuple(notes))
 
 
 def provenance(records: Sequence[Mapping[str, Any]]) -> str:

@@ -205,3 +205,18 @@ def test_fused_keeps_no_more_activations_than_eager():
         loss.backward()
         sizes.append(s.mib)
     assert 0 < sizes[1] <= sizes[0], sizes
+
+
+def test_cuda_graphs_are_refused_where_they_cannot_run():
+    from nas_kit.graphs import check_graphable
+    with pytest.raises(ValueError, match="cuda_graphs=True needs a CUDA device, got 'cpu'"):
+        nas_kit.prepare_search("darts", "nb201", tiny_data(), profile="smoke", device="cpu",
+                               progress=False, cuda_graphs=True)
+    cfg = nas_kit.resolve_config("mim-darts", "darts", "synthetic", cuda_graphs=True)
+    with pytest.raises(ValueError, match=r"not available with input masking \(mask_ratio="):
+        check_graphable(cfg, torch.device("cuda"))
+    cfg = nas_kit.resolve_config("darts-2nd", "darts", "synthetic", cuda_graphs=True)
+    with pytest.raises(ValueError, match=r"second order \(order=2\)"):
+        check_graphable(cfg, torch.device("cuda"))
+    check_graphable(nas_kit.resolve_config("pc-darts", "darts", "synthetic", cuda_graphs=True),
+                    torch.device("cuda"))  # first order, no masking: allowed

@@ -1,0 +1,190 @@
+"""CUDA graphs for the search step: capture the forward + backward passes once, replay them.
+
+Even with fused edges a search step launches thousands of small kernels, and on a fast
+GPU their launch cost, not their arithmetic, sets the step time. A CUDA graph records
+those launches once and replays them with one call. Only the two forward + backward
+passes are captured (the α-level objective and its gradient w.r.t. α, the w-level
+objective and its gradient w.r.t. the weights); the optimiser steps, gradient clipping and
+meters stay ordinary eager code, so the algorithm is literally the eager one:
+
+    replay(α pass) -> Adam step on α -> replay(w pass) -> clip -> SGD step on w
+
+A captured pass reads its batch from static input tensors (each step copies its batch in)
+and writes its loss, logits and gradients to static tensors. Learning rates live in the
+optimisers, outside the graphs, so the per-epoch cosine schedule needs no re-capture.
+
+Not captured (refused with a clear error by `check_graphable`): second order (the
+unrolled step perturbs the weights between passes), input masking (random masks from a
+generator inside the pass), and the skip-noise ablation (a noise scale that changes per
+epoch). Steps whose batch has another shape than the captured one run eagerly.
+
+Status: the GPU benchmark (`benchmarks/search_speed.py --engines fused graphs`) checks a
+replayed step against an eager one on the same state; see the book's speed appendix for
+what has been measured.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+
+def check_graphable(cfg, device: torch.device) -> None:
+    """Raise ValueError when `cfg` asks for CUDA graphs that cannot be used."""
+    if not getattr(cfg, "cuda_graphs", False):
+        return
+    if device.type != "cuda":
+        raise ValueError(f"cuda_graphs=True needs a CUDA device, got {device.type!r}; "
+                         "set cuda_graphs=False on this machine")
+    reasons = []
+    if cfg.order != 1:
+        reasons.append("second order (order=2)")
+    if cfg.mask_ratio > 0:
+        reasons.append(f"input masking (mask_ratio={cfg.mask_ratio})")
+    if cfg.skip_noise > 0:
+        reasons.append(f"the skip-noise ablation (skip_noise={cfg.skip_noise})")
+    if reasons:
+        raise ValueError("cuda_graphs=True is not available with " + ", ".join(reasons)
+                         + "; set cuda_graphs=False for this search")
+
+
+# The CUDA calls, kept in one place (tests replace them to check the logic on a CPU).
+def _new_graph():
+    return torch.cuda.CUDAGraph()
+
+
+def _capture(graph, body: Callable, pool):
+    with torch.cuda.graph(graph, pool=pool):
+        return body()
+
+
+def _replay(graph) -> None:
+    graph.replay()
+
+
+def _pool(graph):
+    return graph.pool()
+
+
+def _on_side_stream(device: torch.device, fn: Callable) -> None:
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        fn()
+    torch.cuda.current_stream(device).wait_stream(side)
+    torch.cuda.synchronize(device)
+
+
+class _Pass:
+    """One captured forward + backward: static inputs in, static loss/logits/parts/grads out."""
+
+    def __init__(self, fn: Callable, inputs: list[torch.Tensor], params: list[torch.Tensor],
+                 pool: Any | None, with_grad: bool):
+        self.inputs = [t.clone() for t in inputs]
+        self.params = params
+        self.graph = _new_graph()
+
+        def body():
+            for p in params:  # None, so the captured backward assigns (not accumulates)
+                p.grad = None
+            if with_grad:
+                loss, logits, parts = fn(*self.inputs)
+                loss.backward(inputs=params)
+            else:
+                with torch.no_grad():
+                    loss, logits, parts = fn(*self.inputs)
+            return loss.detach(), logits.detach(), parts, [p.grad for p in params]
+
+        self.body = body
+        self.loss, self.logits, self.parts, self.grads = _capture(self.graph, body, pool)
+
+    def matches(self, inputs) -> bool:
+        return all(a.shape == b.shape and a.dtype == b.dtype for a, b in zip(self.inputs, inputs))
+
+    def replay(self, inputs):
+        for static, new in zip(self.inputs, inputs):
+            static.copy_(new)
+        # Something else (an eager step, zero_grad) may have re-pointed .grad: point the
+        # parameters back at the tensors the graph writes.
+        for p, g in zip(self.params, self.grads):
+            p.grad = g
+        _replay(self.graph)
+        return self.loss, self.logits, self.parts
+
+
+class GraphedStep:
+    """`SearchRun.step` with both passes replayed from CUDA graphs.
+
+    The first `warmup` calls run the eager step (on a side stream, as CUDA graph capture
+    requires: lazy initialisation, cuDNN autotuning); the next call captures and replays.
+    """
+
+    def __init__(self, run, warmup: int = 3):
+        check_graphable(run.cfg, run.device)
+        self.run, self.warmup = run, warmup
+        self.passes: dict[str, _Pass] = {}
+        self.pool = None
+        self.calls = 0
+        self.eager_steps = 0
+
+    def _capture(self, key: str, batch, params, with_grad: bool, alpha_level: bool) -> _Pass:
+        run = self.run
+
+        def fn(x, y):
+            return run.objective(run.model, x, y, alpha_level=alpha_level)
+
+        p = _Pass(fn, list(batch), params, self.pool, with_grad)
+        if self.pool is None:
+            self.pool = _pool(p.graph)  # the passes run one after another: share memory
+        self.passes[key] = p
+        return p
+
+    def _pass(self, key, batch, params, with_grad, alpha_level):
+        p = self.passes.get(key)
+        if p is None:
+            p = self._capture(key, batch, params, with_grad, alpha_level)
+        if not p.matches(batch):
+            return None
+        return p.replay(batch)
+
+    def __call__(self, x_t, y_t, x_v, y_v, lr: float, update_alpha: bool, train_meter,
+                 val_meter) -> None:
+        run, cfg = self.run, self.run.cfg
+        self.calls += 1
+        if self.calls <= self.warmup:
+            _on_side_stream(run.device, lambda: run.eager_step(
+                x_t, y_t, x_v, y_v, lr, update_alpha, train_meter, val_meter))
+            self.eager_steps += 1
+            return
+
+        def alpha_part():
+            key = "alpha" if update_alpha else "alpha_eval"
+            out = self._pass(key, (x_v, y_v), run.alphas if update_alpha else [],
+                             update_alpha, True)
+            if out is None:
+                return False
+            if update_alpha:
+                run.alpha_opt.step()
+            val_meter.add(out[0], out[1], y_v, out[2])
+            return True
+
+        def w_part():
+            out = self._pass("w", (x_t, y_t), run.weights, True, False)
+            if out is None:
+                return False
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(run.weights, cfg.grad_clip)
+            run.w_opt.step()
+            train_meter.add(out[0], out[1], y_t, out[2])
+            return True
+
+        shapes_ok = all(p.matches(b) for p, b in (
+            (self.passes.get("w"), (x_t, y_t)),
+            (self.passes.get("alpha" if update_alpha else "alpha_eval"), (x_v, y_v)))
+            if p is not None)
+        if not shapes_ok:  # e.g. a last, smaller batch: not worth another capture
+            run.eager_step(x_t, y_t, x_v, y_v, lr, update_alpha, train_meter, val_meter)
+            self.eager_steps += 1
+            return
+        for part in ((w_part, alpha_part) if cfg.step_order == "w_first" else (alpha_part, w_part)):
+            part()

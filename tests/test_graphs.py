@@ -1,0 +1,100 @@
+"""The CUDA-graph step's logic, checked on a CPU with a stand-in for the CUDA graph calls.
+
+A real graph records kernels at capture and re-runs them at replay, writing into the
+tensors made at capture. The stand-in re-runs the captured Python body at each replay and
+copies its results into those same tensors, so everything around the graph (static inputs,
+gradients re-pointed for the optimisers, meters, step order, α frozen epochs, shape
+fall-back) runs exactly as on a GPU. The replay itself is checked on a GPU by
+`benchmarks/search_speed.py --engines fused graphs`.
+"""
+import importlib
+
+import pytest
+import torch
+
+import nas_kit
+from nas_kit import graphs
+
+search_module = importlib.import_module("nas_kit.search")  # nas_kit.search is the function
+
+from support import strip_timing, tiny_data
+
+
+class _FakeGraph:
+    body = None
+    out = None
+
+
+def _fake_capture(graph, body, pool):
+    graph.body = body
+    graph.out = body()
+    return graph.out
+
+
+def _fake_replay(graph):
+    loss, logits, parts, grads = graph.body()
+    old_loss, old_logits, old_parts, old_grads = graph.out
+    with torch.no_grad():
+        old_loss.copy_(loss)
+        old_logits.copy_(logits)
+        for k in parts:
+            old_parts[k].copy_(parts[k])
+        for old, new in zip(old_grads, grads):
+            old.copy_(new)
+
+
+@pytest.fixture
+def fake_cuda_graphs(monkeypatch):
+    monkeypatch.setattr(graphs, "_new_graph", _FakeGraph)
+    monkeypatch.setattr(graphs, "_capture", _fake_capture)
+    monkeypatch.setattr(graphs, "_replay", _fake_replay)
+    monkeypatch.setattr(graphs, "_pool", lambda graph: None)
+    monkeypatch.setattr(graphs, "_on_side_stream", lambda device, fn: fn())
+    monkeypatch.setattr(graphs, "check_graphable", lambda cfg, device: None)
+    monkeypatch.setattr(search_module, "check_graphable", lambda cfg, device: None)
+
+
+def _record(method, space, **overrides):
+    run = nas_kit.prepare_search(method, space, tiny_data(), profile="smoke", device="cpu",
+                                 progress=False, **overrides)
+    for _ in range(run.cfg.epochs):
+        run.run_epoch()
+    return run
+
+
+def _without_bn_statistics(state):
+    # The stand-in runs a pass twice at capture (a real capture runs nothing), so BN
+    # running statistics differ; in training mode they do not enter losses or gradients.
+    return {k: v for k, v in state.items()
+            if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+
+
+@pytest.mark.parametrize("method,space", [
+    ("darts", "darts"),          # α-step first
+    ("darts", "nb201"),          # w-step first (the benchmark authors' order)
+    ("pc-darts", "darts"),       # α frozen in the first epoch: the no-grad α pass
+    ("fair-darts", "nb201"),     # zero-one loss in the α pass
+])
+def test_graphed_search_equals_eager_search(fake_cuda_graphs, method, space):
+    eager = _record(method, space)
+    graphed = _record(method, space, cuda_graphs=True)
+    assert graphed.graphed is not None
+    steps = len(graphed.train_loader) * graphed.cfg.epochs
+    assert graphed.graphed.eager_steps == graphed.graphed.warmup < steps  # the rest replayed
+    assert set(graphed.graphed.passes) <= {"alpha", "alpha_eval", "w"}
+    assert strip_timing(eager.record["history"]) == strip_timing(graphed.record["history"])
+    e, g = (_without_bn_statistics(r.model.state_dict()) for r in (eager, graphed))
+    assert e.keys() == g.keys()
+    for k in e:
+        assert torch.equal(e[k], g[k]), k
+
+
+def test_a_batch_of_another_shape_runs_eagerly(fake_cuda_graphs):
+    run = nas_kit.prepare_search("darts", "nb201", tiny_data(), profile="smoke", device="cpu",
+                                 progress=False, cuda_graphs=True)
+    batches = (*run.train_loader.next(), *run.val_loader.next())
+    for _ in range(run.graphed.warmup + 1):
+        run.step(*batches, 0.025, True)
+    before = run.graphed.eager_steps
+    run.step(*(t[:-1] for t in batches), 0.025, True)
+    assert run.graphed.eager_steps == before + 1
