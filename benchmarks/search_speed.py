@@ -82,6 +82,23 @@ def _runs(method, space, shapes, device, engines, batch_size):
     return runs
 
 
+def eager_self_noise(method, space, shapes, device, batch_size, batches, lr) -> float:
+    """The method's own float sensitivity: eager α-gradient with every weight scaled by
+    (1 + 1e-7 N(0,1)) vs without. An engine difference below this is rounding, not a bug
+    (second order's finite-difference Hessian at R = 0.01/||v|| is very sensitive)."""
+    grads = []
+    for noise in (0.0, 1e-7):
+        run = _runs(method, space, shapes, device, ["eager"], batch_size)["eager"]
+        if noise:
+            g = torch.Generator().manual_seed(5)
+            with torch.no_grad():
+                for p in run.weights:
+                    p.mul_(1 + noise * torch.randn(p.shape, generator=g).to(p.device))
+        run.step(*batches, lr, True)
+        grads.append(torch.cat([a.grad.flatten() for a in run.model.arch_parameters()]).double())
+    return float((grads[1] - grads[0]).norm() / grads[0].norm())
+
+
 def check_graph_replay(run, batches, lr) -> dict[str, float]:
     """A replayed (CUDA graph) step vs the eager step from the same saved state."""
     import copy
@@ -143,6 +160,9 @@ def bench_method(method, space, shapes, device, steps, warmup, engines, batch_si
     lr = cosine_lr(first.cfg, 0)
     batches = (*first.train_loader.next(), *first.val_loader.next())
     diffs = compare_first_step(runs, batches, lr)
+    if "eager" in runs:
+        diffs["eager"] = {"eager_alpha_grad_rel_change_at_1e-7_weight_noise": eager_self_noise(
+            method, space, shapes, device, batch_size, batches, lr)}
     rows = []
     for engine, run in runs.items():
         if run.graphed is not None:  # warm-up and capture must not be timed

@@ -68,3 +68,62 @@ def reconstruct(run: SearchRun, n: int = 8, seed: int = 0):
                                                 align_corners=False)
     to_pixels = lambda t: (t * std + mean).clamp(0, 1).cpu()  # noqa: E731
     return to_pixels(x), to_pixels(masked), to_pixels(recon)
+
+
+def hard_op_weights(model, genotype) -> dict[str, torch.Tensor]:
+    """Op weights {cell type: (E, n_ops)} that make the supernet compute a discrete cell:
+    1 for each (edge, op) the genotype keeps, 0 elsewhere (an edge it drops gives zero)."""
+    index = {tuple(e): i for i, e in enumerate(model.edges)}
+    if model.space == "nb201":
+        cells = {"cell": [e for e in genotype.edges()]}
+    else:
+        cells = {t: genotype.cell(t) for t in model.cell_types}
+    device = next(iter(model.arch.values())).device
+    out = {}
+    for t, edges in cells.items():
+        w = torch.zeros(len(model.edges), len(model.primitives), device=device)
+        for op, src, dst in edges:
+            if op == "none":
+                continue
+            if op not in model.primitives:
+                raise ValueError(f"op {op!r} of the genotype is not in the supernet's "
+                                 f"primitives {list(model.primitives)}")
+            w[index[(src, dst)], model.primitives.index(op)] = 1.0
+        out[t] = w
+    return out
+
+
+@torch.no_grad()
+def discretization_gap(run: SearchRun, batches: int = 8) -> dict[str, float | str]:
+    """Accuracy of the supernet with its relaxed weights vs with the derived cell's 0/1 weights.
+
+    Same network, weights and validation batches (drawn from the run's validation stream,
+    as an α-step sees them; BN uses batch statistics as during the search); only the op
+    weights change. The gap is what deriving the cell throws away before any retraining.
+    Works on a copy: the run's model, α and BN statistics are left unchanged.
+    Returns {"supernet_acc", "derived_acc", "gap" (points), "genotype"}.
+    """
+    if batches < 1:
+        raise ValueError(f"batches must be >= 1, got {batches}")
+    import copy
+
+    from .search import derive
+
+    model = copy.deepcopy(run.model).train()
+    genotype = derive(run.model, run.cfg)
+    relaxed = (model.op_weights, model.edge_weights)
+    hard = hard_op_weights(model, genotype)
+    correct = {"supernet": 0, "derived": 0}
+    seen = 0
+    for _ in range(batches):
+        x, y = run.val_loader.next()
+        for name in correct:
+            if name == "derived":
+                model.op_weights, model.edge_weights = (lambda: hard), (lambda: None)
+            else:
+                model.op_weights, model.edge_weights = relaxed
+            correct[name] += int((model(x).argmax(1) == y).sum())
+        seen += y.shape[0]
+    acc = {k: 100.0 * v / seen for k, v in correct.items()}
+    return {"supernet_acc": acc["supernet"], "derived_acc": acc["derived"],
+            "gap": acc["supernet"] - acc["derived"], "genotype": str(genotype)}

@@ -67,13 +67,15 @@ SPEED_COLUMNS = (
     ("peak_gib", "peak GPU GiB"), ("saved_activation_mib", "saved activations MiB"),
     ("projected_50_epoch_min", "50-epoch search, min (projected)"),
     ("alpha_grad_rel_diff", "α-grad rel. diff vs eager"),
+    ("eager_alpha_grad_rel_change_at_1e-7_weight_noise", "eager α-grad change at 1e-7 weight noise"),
+    ("replay_alpha_grad_rel_diff", "replayed vs eager step, α-grad rel. diff"),
 )
 
 
 def _cell(key: str, value) -> str:
     if value is None:
         return "–"
-    if key == "alpha_grad_rel_diff":
+    if "rel_diff" in key or "rel_change" in key:
         return f"{value:.1e}"
     if isinstance(value, float):
         return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}"

@@ -47,3 +47,78 @@ def test_reconstruct_returns_pixel_images_and_leaves_the_run_unchanged():
     assert all(torch.equal(v, run.model.state_dict()[k]) for k, v in state.items())
     with pytest.raises(ValueError, match="no decoder"):
         analysis.reconstruct(_run())
+
+
+CONV_CELLS = {
+    "nb201": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+    "darts": "DARTS_V2",
+}
+
+
+def _op_params(model, space):
+    """(cell type, edge, op index, parameter) of every candidate-op parameter."""
+    for name, p in model.named_parameters():
+        parts = name.split(".")
+        if "edges" in parts and "ops" in parts:
+            cell = model.cells[int(parts[1])]
+            t = "cell" if space == "nb201" else ("reduce" if cell.reduction else "normal")
+            yield t, int(parts[parts.index("edges") + 1]), int(parts[parts.index("ops") + 1]), p
+
+
+@pytest.mark.parametrize("space", ["nb201", "darts"])
+def test_hard_op_weights_make_the_supernet_compute_only_the_cell(space):
+    run = nas_kit.prepare_search("darts", space, data.synthetic(n=64, image_size=16),
+                                 profile="smoke", progress=False, device="cpu")
+    model = run.model.train()
+    cell = (nas_kit.published(CONV_CELLS[space]) if space == "darts"
+            else nas_kit.parse_genotype(CONV_CELLS[space]))
+    hard = analysis.hard_op_weights(model, cell)
+    kept = {(t, e, o) for t, w in hard.items() for e, o in (w > 0).nonzero().tolist()}
+    assert len(kept) == {"nb201": 6, "darts": 16}[space]
+    model.op_weights, model.edge_weights = (lambda: hard), (lambda: None)
+    x, _ = run.val_loader.next()
+    with torch.no_grad():
+        reference = model(x)
+        for t, e, o, p in _op_params(model, space):
+            if (t, e, o) not in kept:
+                p.add_(1.0)
+        assert torch.equal(model(x), reference)  # dropped ops contribute exactly nothing
+        for t, e, o, p in _op_params(model, space):
+            if (t, e, o) in kept:
+                p.add_(1.0)
+        assert not torch.allclose(model(x), reference)  # the kept ones do
+
+
+def test_discretization_gap_is_zero_for_one_hot_alpha_and_changes_nothing():
+    run = _run()
+    cell = run.model.genotype()
+    with torch.no_grad():  # softmax ≈ one-hot on the derived op of every edge (`none` included)
+        alpha = run.model.arch["alpha_cell"]
+        alpha.zero_()
+        for e, op in enumerate(cell.ops):
+            alpha[e, run.model.primitives.index(op)] = 60.0
+    state = {k: v.clone() for k, v in run.model.state_dict().items()}
+    gap = analysis.discretization_gap(run, batches=2)
+    assert gap["gap"] == 0 and gap["supernet_acc"] == gap["derived_acc"]
+    assert gap["genotype"] == str(cell)
+    assert all(torch.equal(v, run.model.state_dict()[k]) for k, v in state.items())
+    with pytest.raises(ValueError, match="batches must be >= 1"):
+        analysis.discretization_gap(run, batches=0)
+
+
+def test_discretization_gap_evaluates_the_relaxed_and_the_derived_network():
+    run, twin = _run(), _run()
+    gap = analysis.discretization_gap(run, batches=2)
+    model = twin.model.train()
+    hard = analysis.hard_op_weights(model, model.genotype())
+    correct = {"supernet": 0, "derived": 0}
+    with torch.no_grad():
+        for _ in range(2):
+            x, y = twin.val_loader.next()
+            correct["supernet"] += int((model(x).argmax(1) == y).sum())
+            model.op_weights, model.edge_weights = (lambda: hard), (lambda: None)
+            correct["derived"] += int((model(x).argmax(1) == y).sum())
+            del model.op_weights, model.edge_weights  # back to the class methods
+    n = 2 * twin.cfg.batch_size
+    assert gap["supernet_acc"] == pytest.approx(100 * correct["supernet"] / n)
+    assert gap["derived_acc"] == pytest.approx(100 * correct["derived"] / n)
