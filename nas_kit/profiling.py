@@ -84,14 +84,32 @@ def _cell(key: str, value) -> str:
     return str(value)
 
 
-def speed_table(result: dict):
-    """A `Table` of one benchmark JSON: the columns that file has, in a fixed order."""
+def speed_table(result: dict, omit: tuple[str, ...] = ()):
+    """A `Table` of one benchmark JSON: the columns that file has values for, in a fixed
+    order, less the keys in `omit`."""
     from .tables import make_table
     rows = [r for r in result["rows"] if "error" not in r]
-    cols = [(k, label) for k, label in SPEED_COLUMNS if any(k in r for r in rows)]
+    cols = [(k, label) for k, label in SPEED_COLUMNS
+            if k not in omit and any(r.get(k) is not None for r in rows)]
     failed = [f"{r['method']} ({r['space']}): {r['error']}" for r in result["rows"] if "error" in r]
     return make_table([label for _, label in cols],
                       [[_cell(k, r.get(k)) for k, _ in cols] for r in rows], failed)
+
+
+def engine_agreement(result: dict) -> list[dict]:
+    """Per method and space: the fused-vs-eager α-gradient difference beside the eager
+    engine's own change under 1e-7 relative weight noise (both from the benchmark JSON)."""
+    out = []
+    by_key = {(r["method"], r["space"], r.get("path")): r for r in result["rows"] if "error" not in r}
+    for (method, space, path), row in by_key.items():
+        eager = by_key.get((method, space, "eager"), {})
+        noise = eager.get("eager_alpha_grad_rel_change_at_1e-7_weight_noise")
+        if path == "eager" or "alpha_grad_rel_diff" not in row or noise is None:
+            continue
+        out.append({"method": method, "space": space, "engine": path,
+                    "difference": row["alpha_grad_rel_diff"], "eager_self_noise": noise,
+                    "within_self_noise": row["alpha_grad_rel_diff"] <= noise})
+    return out
 
 
 def speed_provenance(result: dict) -> str:

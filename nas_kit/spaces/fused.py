@@ -1,10 +1,10 @@
 """Fused edges: the same cell forward, with all edges that leave one node run together.
 
 Every edge (i -> j) of a cell applies the same candidate ops to the same input h_i. The
-eager `MixedOp` runs them edge by edge and op by op: a DARTS cell launches about 600
-kernels forward, and a search step runs four cells passes per cell (α-step and w-step,
-forward and backward) — tens of thousands of tiny kernels, most of the time spent
-launching. Here the m edges that leave node i run as one tensor of m*C channels:
+eager `MixedOp` runs them edge by edge and op by op: hundreds of small kernels per DARTS
+cell, and a search step passes every cell four times (α-step and w-step, forward and
+backward) — tens of thousands of launches per step, which on a GPU cost more than the
+arithmetic. Here the m edges that leave node i run as one tensor of m*C channels:
 
 - ReLU(h_i) once, shared by every conv op and factorized reduction of those edges;
 - each conv op type as one grouped conv over the m edges (their weights concatenated,
@@ -12,12 +12,17 @@ launching. Here the m edges that leave node i run as one tensor of m*C channels:
 - BatchNorm over the m*C channels at once. BN statistics are per channel, so this equals
   m separate BNs; running statistics are written back to each edge's own BN;
 - parameter-free ops (pools without BN, skip) once, broadcast to every edge;
-- the op-weighted sum as one multiply-add per op over all m edges.
+- the op-weighted sum as one stacked multiply and sum over all ops and all m edges.
+
+A node whose only outgoing edge is one (m = 1) runs the eager MixedOp: nothing to batch.
 
 The parameters, buffers and `state_dict` are the eager modules' own: a checkpoint works
 with either engine. Same algorithm, same numbers up to float rounding (grouped and
 separate convs may sum in another order); `tests/test_fused.py` checks losses and the
-gradients of α and of every weight against the eager path.
+gradients of α and of every weight against the eager path (float64), and whole bilevel
+steps of every method (float32). Measured: `benchmarks/search_speed.py` (ATen ops per
+step, time, activation memory, α-gradient difference next to the method's own float
+sensitivity) and the book's speed appendix.
 
 One difference: the Fair DARTS noise ablation (`NoisyIdentity`) draws its noise for the
 m edges in one call, so with noise on, the random numbers differ from eager ones (same

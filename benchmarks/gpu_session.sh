@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One prepared call for a short GPU window (run from the repository root on the GPU machine):
+#   1. the speed benchmark, eager vs fused, paper shapes (rows written as they finish);
+#   2. stored paper records (make_records.py), resuming any checkpoints carried in runs/.
+# Everything goes to $OUT: logs, benchmark JSON, finished records, checkpoints to carry back.
+#
+# Carry: .data/ (cifar10_jpeg_train.npz, 47 MB) and runs/records/ (checkpoints of unfinished
+# runs, ~10-20 MB each); the 64 MiB carry limit leaves room for about one checkpoint.
+#   BENCH_MIN   minutes for the benchmark (default 3; 0 skips it)
+#   RECORD_MIN  minutes for records (default 5)
+#   PLAN        make_records plan (default all)
+set -u
+OUT=${OUT:-/tmp/nas_kit_out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+export NAS_KIT_CIFAR10_JPEG=${NAS_KIT_CIFAR10_JPEG:-$PWD/.data}
+export NAS_KIT_DATA=${NAS_KIT_DATA:-/tmp/nas_kit_data}
+BENCH_MIN=${BENCH_MIN:-3}
+RECORD_MIN=${RECORD_MIN:-5}
+PLAN=${PLAN:-all}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/gpu.txt" 2>&1
+python -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" >> "$OUT/gpu.txt" 2>&1
+if [ "$BENCH_MIN" != 0 ]; then
+  timeout $((BENCH_MIN * 60)) python benchmarks/search_speed.py --shapes paper --device cuda \
+    --steps 5 --warmup 2 --engines eager fused graphs \
+    --methods darts pc-darts fair-darts rf-darts darts-2nd mim-darts \
+    --out "$OUT/search_speed_paper_gpu.json" > "$OUT/bench.log" 2>&1
+  echo "benchmark exit $?" >> "$OUT/bench.log"
+fi
+python benchmarks/make_records.py --plan "$PLAN" --minutes "$RECORD_MIN" \
+  --runs runs/records --book book/records > "$OUT/records.log" 2>&1
+echo "records exit $?" >> "$OUT/records.log"
+# finished records (commit them to book/records/) and checkpoints of unfinished runs (carry)
+[ -d book/records ] && cp -r book/records "$OUT/records"
+mkdir -p "$OUT/runs" && cp -r runs/records "$OUT/runs/" 2>/dev/null
+exit 0

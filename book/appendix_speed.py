@@ -1,0 +1,136 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Appendix: how fast is nas_kit
+#
+# Classic DARTS code is **launch-bound**: one search step (an α-step on a validation batch
+# and a w-step on a training batch) runs the 8 candidate ops of 14 edges in 8 cells, each
+# as a handful of tiny kernels, forward and backward, twice. Tens of thousands of kernel
+# launches per step keep the GPU mostly idle. This page shows what `nas_kit` measures about
+# that, and what each change bought. Every number below is read from a JSON file written by
+# `benchmarks/search_speed.py`; the caption under each table names the file, device, torch
+# version, commit and date.
+#
+# The benchmark times the real step of the search loop (`SearchRun.step`) on data already
+# on the device, after warm-up steps, for every method and both spaces, once per
+# **engine**:
+#
+# - `eager`: the readable reference, edge by edge and op by op (`nas_kit/spaces/mixed.py`);
+# - `fused`: the default; all edges that leave one node run as one batch — one ReLU, one
+#   grouped convolution per op type, one BatchNorm over all their channels, one weighted
+#   sum (`nas_kit/spaces/fused.py`). Same parameters, same function: before timing, the
+#   benchmark runs one step of each engine on the same weights, α and batch and reports the
+#   relative difference of the α-gradients (last column).
+#
+# Columns: *ATen ops / step* counts the PyTorch operations that compute (views excluded),
+# on any device — each is at least one kernel launch on a GPU; *CUDA kernels / step* comes
+# from the profiler (GPU only); *saved activations* is the memory autograd keeps for one
+# backward pass; the 50-epoch projection assumes the 25k/25k CIFAR-10 split.
+
+# %% tags=["remove-cell"]
+import importlib.util
+import pathlib
+import sys
+
+if importlib.util.find_spec("nas_kit") is None:
+    _root = pathlib.Path.cwd().resolve().parent
+    if (_root / "nas_kit" / "__init__.py").is_file():
+        sys.path.insert(0, str(_root))
+
+# %%
+import json
+import pathlib
+
+from IPython.display import display
+
+from nas_kit.profiling import engine_agreement, speed_provenance, speed_table
+
+RESULTS = pathlib.Path("../benchmarks/results")
+results = {p.name: json.loads(p.read_text()) for p in sorted(RESULTS.glob("search_speed_*.json"))}
+print(f"{len(results)} benchmark file(s) in {RESULTS}:", ", ".join(results) or "none "
+      "(they are in the repository's benchmarks/results/, not in the pip package)")
+
+
+def show(name, omit=()):
+    if name not in results:
+        print(f"{name}: not measured yet")
+        return
+    display(speed_table(results[name], omit))
+    print(f"{name} — {speed_provenance(results[name])}")
+
+
+# %% [markdown]
+# ## On one NVIDIA H100, paper shapes
+#
+# DARTS space: C=16, 8 cells, each method at its paper's batch size; NAS-Bench-201: C=16,
+# N=5. The first GPU measurement was made before the fused engine existed, so it has the
+# eager engine only.
+
+# %%
+show("search_speed_eager_paper_h100.json")
+gpu_fused = [n for n, r in results.items() if r["env"].get("device") == "cuda"
+             and any(row.get("path") == "fused" for row in r["rows"])]
+print("GPU measurements of the fused engine:", ", ".join(gpu_fused) or
+      "none yet — the fused engine has not been timed on a GPU")
+
+# %% [markdown]
+# ## On a CPU (2 cores), smoke shapes
+#
+# The shapes of the `smoke` profile (DARTS space C=4, 5 cells; NAS-Bench-201 C=4, N=1;
+# batch 16). Useful to compare engines, not as a forecast of GPU time: on a CPU the
+# arithmetic, not the launches, dominates as soon as the network grows.
+
+# %%
+show("search_speed_smoke_cpu.json", omit=("projected_50_epoch_min",))
+
+# %% [markdown]
+# **Same function, how close?** The fused α-gradient is compared with the eager one on the
+# same weights, α and batch. As a yardstick, the benchmark also perturbs every weight of the
+# eager run by a relative 1e-7 (float32 rounding is about 6e-8) and measures how much the
+# eager α-gradient itself moves. A difference between engines below that yardstick is
+# rounding, not a different algorithm. Second order stands out: its finite-difference
+# Hessian-vector product (step R = 0.01/‖v‖, as in DARTS) crosses ReLU kinks, so even the
+# eager engine's α-gradient is unstable at the float32 level (chapter 1 shows the same
+# effect on a toy network).
+
+# %%
+if "search_speed_smoke_cpu.json" in results:
+    for a in engine_agreement(results["search_speed_smoke_cpu.json"]):
+        print(f"{a['space']:6s} {a['method']:11s} {a['engine']}: α-grad differs by {a['difference']:.1e}"
+              f" from eager; eager's own change at 1e-7 weight noise {a['eager_self_noise']:.1e}"
+              f" -> {'within' if a['within_self_noise'] else 'ABOVE'} it")
+
+# %% [markdown]
+# ## What each lever bought so far
+#
+# | lever | status | measured effect (tables above) |
+# |---|---|---|
+# | dataset resident on the device as uint8, random crop and flip on the device, one persistent iterator per half | built (`nas_kit/data.py`, `DeviceLoader`) | part of every row: no DataLoader workers, no host-to-device copy per step |
+# | fused edges: shared ReLU, grouped convs, one BN and one weighted sum per node | built, default | compare the `eager` and `fused` rows: ATen ops per step, ms per step, saved activations |
+# | CUDA graphs: both forward + backward passes of a step captured once and replayed; optimiser steps stay eager (`nas_kit/graphs.py`, `cuda_graphs=True`) | built, opt-in; its logic is tested on a CPU with a stand-in for the CUDA calls | not yet measured on a GPU: the `graphs` engine of the benchmark will show it |
+# | `torch.compile` | not built | — |
+# | TF32 / bf16, channels-last | not tried | — |
+#
+# Only measured effects are listed; the empty rows are the next steps, and this page will
+# show their numbers when they exist.
+#
+# Reproduce:
+#
+# ```bash
+# python benchmarks/search_speed.py --shapes smoke --device cpu --steps 3 --warmup 1 --out cpu.json
+# python benchmarks/search_speed.py --shapes paper --device cuda --steps 5 --warmup 2 \
+#     --engines eager fused graphs --out gpu.json
+# ```

@@ -1,0 +1,56 @@
+"""Reading benchmark results: tables show only measured columns; agreement is judged right."""
+import json
+from pathlib import Path
+
+from nas_kit.profiling import CountOps, engine_agreement, speed_provenance, speed_table
+
+RESULT = {
+    "shapes": "smoke",
+    "env": {"device_name": "x86_64", "torch": "2.x", "git_commit": "abcdef123", "date": "2026-11-26T00:00"},
+    "rows": [
+        {"method": "darts", "space": "nb201", "path": "eager", "batch_size": 16, "ms_per_step": 100.0,
+         "kernels_per_step": None, "eager_alpha_grad_rel_change_at_1e-7_weight_noise": 1e-6},
+        {"method": "darts", "space": "nb201", "path": "fused", "batch_size": 16, "ms_per_step": 50.0,
+         "kernels_per_step": None, "speedup_vs_eager": 2.0, "alpha_grad_rel_diff": 5e-7},
+        {"method": "pc-darts", "space": "nb201", "path": "eager", "batch_size": 16, "ms_per_step": 10.0,
+         "eager_alpha_grad_rel_change_at_1e-7_weight_noise": 1e-7},
+        {"method": "pc-darts", "space": "nb201", "path": "fused", "ms_per_step": 9.0,
+         "alpha_grad_rel_diff": 3e-3},
+        {"method": "mim-darts", "space": "nb201", "error": "OOM: out of memory"},
+    ],
+}
+
+
+def test_speed_table_keeps_measured_columns_and_lists_failures():
+    table = speed_table(RESULT, omit=("batch_size",))
+    assert "CUDA kernels / step" not in table.header  # None everywhere: not measured here
+    assert "batch" not in table.header
+    assert table.header[:3] == ("space", "method", "engine")
+    assert len(table.rows) == 4
+    assert table.notes == ("mim-darts (nb201): OOM: out of memory",)
+    assert "2.00" in table.rows[1]
+
+
+def test_engine_agreement_compares_with_the_eager_self_noise():
+    verdicts = {a["method"]: a["within_self_noise"] for a in engine_agreement(RESULT)}
+    assert verdicts == {"darts": True, "pc-darts": False}
+
+
+def test_provenance_names_device_torch_commit_and_date():
+    line = speed_provenance(RESULT)
+    assert "x86_64" in line and "torch 2.x" in line and "abcdef1" in line and "2026-11-26" in line
+
+
+def test_stored_benchmark_files_render():
+    for path in (Path(__file__).resolve().parents[1] / "benchmarks" / "results").glob("*.json"):
+        result = json.loads(path.read_text())
+        assert speed_table(result).rows, path.name
+
+
+def test_count_ops_counts_computing_ops_not_views():
+    import torch
+    x = torch.ones(4, 4)
+    with CountOps() as c:
+        y = x.view(16).add(1).reshape(4, 4).mul(2)
+    assert c.total == 2 and set(c.counts) == {"add", "mul"}
+    assert y.sum().item() == 64
