@@ -220,3 +220,16 @@ def test_cuda_graphs_are_refused_where_they_cannot_run():
         check_graphable(cfg, torch.device("cuda"))
     check_graphable(nas_kit.resolve_config("pc-darts", "darts", "synthetic", cuda_graphs=True),
                     torch.device("cuda"))  # first order, no masking: allowed
+
+
+@pytest.mark.parametrize("space", ["darts", "nb201"])
+def test_edge_weights_are_a_softmax_over_each_nodes_incoming_edges(space):
+    model = _make(space, partial_channels=2, edge_norm=True)
+    with torch.no_grad():
+        for a in model.arch_parameters():
+            a.normal_(0, 1)
+    for t, w in model.edge_weights().items():
+        beta = model.arch[f"beta_{t}"]
+        for dst in sorted({d for _, d in model.edges}):
+            idx = [i for i, (_, d) in enumerate(model.edges) if d == dst]
+            assert torch.allclose(w[idx], torch.softmax(beta[idx], dim=0))

@@ -67,15 +67,21 @@ class Supernet(nn.Module):
         """PC-DARTS edge weights {cell type: (E,)}: softmax of β over each node's incoming edges."""
         if not self.edge_norm:
             return None
-        out = {}
-        for t in self.cell_types:
-            beta = self.arch[f"beta_{t}"]
-            w = torch.empty_like(beta)
-            for dst in sorted({d for _, d in self.edges}):
-                idx = [i for i, (_, d) in enumerate(self.edges) if d == dst]
-                w[idx] = torch.softmax(beta[idx], dim=0)
-            out[t] = w
-        return out
+        # Edges are listed node by node, so each node's inputs are one slice of β: slicing,
+        # unlike indexing with a list, copies nothing from the host (and can be graph-captured).
+        return {t: torch.cat([torch.softmax(self.arch[f"beta_{t}"][a:b], dim=0)
+                              for a, b in self.incoming_slices()]) for t in self.cell_types}
+
+    def incoming_slices(self) -> list[tuple[int, int]]:
+        """[(start, stop)] of the edges into each node, in edge order (edges grouped by node)."""
+        slices, start = [], 0
+        for e in range(1, len(self.edges) + 1):
+            if e == len(self.edges) or self.edges[e][1] != self.edges[start][1]:
+                slices.append((start, e))
+                start = e
+        if len({self.edges[a][1] for a, _ in slices}) != len(slices):
+            raise ValueError(f"edges must be grouped by destination node, got {self.edges}")
+        return slices
 
     def selection_weights(self) -> dict[str, torch.Tensor]:
         """Weights the derivation rule ranks: op weights, times edge weights under edge norm."""
