@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-root", default=None, type=Path)
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a training hyper-parameter, e.g. --set epochs=20")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from OUT/checkpoint.pt (written every epoch)")
     t.add_argument("--no-progress", action="store_true")
 
     sub.add_parser("methods", help="list the registered methods with their papers")
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             result = nas_kit.train(genotype, args.space, args.dataset, profile=args.profile,
                                    seed=args.seed, out=args.out, device=args.device,
                                    data_root=args.data_root, progress=not args.no_progress,
-                                   **_parse_set(args.set))
+                                   resume=args.resume, **_parse_set(args.set))
             print(f"record: {args.out / 'record.json'}")
             print(f"test accuracy: {result['test_acc']:.2f} %  weights: {result['num_weights']:,}")
             return 0

@@ -31,6 +31,8 @@ from . import data as data_lib
 from .genotypes import (PUBLISHED, DartsGenotype, NB201Genotype, genotype_from_json,
                         parse_genotype)
 from .profiles import get_profile
+from .atomic import remove_stale_temporaries
+from .checkpoints import CheckpointError, config_differences, load_checkpoint, save_checkpoint
 from .records import TRAIN_FORMAT, environment, round_sig, save_record
 from .search import NonFiniteError, cosine_anneal, pick_device
 from .spaces.darts_network import DartsNetwork, num_weights
@@ -202,10 +204,47 @@ def _load_splits(dataset, data_root):
     return train, test, dataset.lower()
 
 
+# What must match for a checkpoint to continue this training (the record's other keys
+# are outputs, or the environment, which may change between sessions).
+_IDENTITY_KEYS = ("space", "dataset", "seed", "genotype")
+
+
+def _training_state(epoch, record, model, optimizer, train_loader, device) -> dict[str, Any]:
+    # Through JSON: plain types only (e.g. torch's version string is a str subclass), so
+    # the checkpoint loads with weights_only=True.
+    state = {"epoch": epoch, "record": json.loads(json.dumps(record)), "model": model.state_dict(),
+             "optimizer": optimizer.state_dict(), "train_loader": train_loader.state_dict(),
+             "torch_rng": torch.get_rng_state()}
+    if device.type == "cuda":  # drop-path masks are drawn on the GPU
+        state["cuda_rng"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _resume(path: Path, record, model, optimizer, train_loader, device) -> int:
+    """Load a training checkpoint into the fresh objects; returns the epoch to start from."""
+    state = load_checkpoint(path)
+    saved = state["record"]
+    diffs = [f"{k}: checkpoint={saved.get(k)!r}, now={record[k]!r}" for k in _IDENTITY_KEYS
+             if saved.get(k) != record[k]]
+    diffs += config_differences(saved.get("config", {}), record["config"])
+    if diffs:
+        raise CheckpointError(f"{path} belongs to another training; differences:\n  "
+                              + "\n  ".join(diffs))
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    train_loader.load_state_dict(state["train_loader"])
+    torch.set_rng_state(state["torch_rng"])
+    if "cuda_rng" in state and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
+    for k in ("history", "test_acc", "total_seconds", "complete"):
+        record[k] = saved[k]
+    return int(state["epoch"])
+
+
 def train_genotype(genotype, space: str | None, dataset="cifar10", *, profile: str | None = None,
                    seed: int = 0, device: str | torch.device | None = None,
                    out: str | os.PathLike | None = None, data_root: str | os.PathLike | None = None,
-                   progress: bool = True, **overrides: Any) -> dict[str, Any]:
+                   progress: bool = True, resume: bool = False, **overrides: Any) -> dict[str, Any]:
     """Train ``genotype`` from scratch and return its run record.
 
     genotype: a DartsGenotype / NB201Genotype, its text, a published name ('DARTS_V2'),
@@ -214,7 +253,10 @@ def train_genotype(genotype, space: str | None, dataset="cifar10", *, profile: s
     space: 'darts' | 'nb201', or None to take the genotype's.
     dataset: a name from ``nas_kit.data.DATASETS`` or a ``(train, test)`` pair of ImageDataset.
     profile: smoke | colab | paper budget (default: ``NAS_KIT_PROFILE``, else by device).
-    out: folder for ``record.json``, rewritten atomically after every epoch.
+    out: folder for ``record.json`` and ``checkpoint.pt``, both rewritten atomically after
+        every epoch.
+    resume: continue from ``out/checkpoint.pt`` if it exists (refused, with every
+        difference listed, if it belongs to another genotype, seed, dataset or config).
     overrides: any config key (see ``train_config``), e.g. ``epochs=5, cutout=0``.
 
     Record keys: format, kind, space, dataset, dataset_provenance, seed, profile, genotype,
@@ -254,14 +296,23 @@ def train_genotype(genotype, space: str | None, dataset="cifar10", *, profile: s
         "total_seconds": 0.0, "complete": False,
     }
     out = Path(out) if out is not None else None
+    if resume and out is None:
+        raise ValueError("resume needs `out`, the folder of the interrupted training")
+    if out is not None:
+        for name in ("checkpoint.pt", "record.json"):
+            remove_stale_temporaries(out / name)
+    start = 0
+    if resume and (out / "checkpoint.pt").exists():
+        start = _resume(out / "checkpoint.pt", record, model, optimizer, train_loader, device)
     bar = None
     if progress:
         from .progress import progress_bar
-        bar = progress_bar(total=cfg["epochs"] * len(train_loader), unit="step", desc=f"train {space}",
-                   dynamic_ncols=True)
+        steps = len(train_loader)
+        bar = progress_bar(total=cfg["epochs"] * steps, initial=start * steps, unit="step",
+                           desc=f"train {space}", dynamic_ncols=True)
     aux_weight = cfg.get("auxiliary_weight", 0.0) if cfg.get("auxiliary") else 0.0
     try:
-        for epoch in range(cfg["epochs"]):
+        for epoch in range(start, cfg["epochs"]):
             t0 = time.perf_counter()
             lr = cosine_anneal(cfg["lr"], cfg["lr_min"], epoch, cfg["epochs"])
             for group in optimizer.param_groups:
@@ -311,6 +362,8 @@ def train_genotype(genotype, space: str | None, dataset="cifar10", *, profile: s
                 bar.set_postfix(epoch=epoch + 1, train_acc=f"{train_acc:.1f}",
                                 test_acc="-" if test_acc is None else f"{test_acc:.1f}")
             if out is not None:
+                save_checkpoint(_training_state(epoch + 1, record, model, optimizer, train_loader,
+                                                device), out / "checkpoint.pt")
                 save_record(record, out / "record.json")
     except torch.cuda.OutOfMemoryError as e:
         raise torch.cuda.OutOfMemoryError(

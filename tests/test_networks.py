@@ -186,3 +186,42 @@ def test_resolve_genotype_from_record(tmp_path):
     assert resolve_genotype(text, "darts")[0] == published("DARTS_V2")
     with pytest.raises(ValueError, match="neither genotype text"):
         resolve_genotype(str(tmp_path / "missing.json"), "darts")
+
+
+@pytest.mark.parametrize("space,genotype", [
+    ("nb201", "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"),
+    ("darts", "DARTS_V2"),   # drop-path and the auxiliary head draw random numbers
+])
+def test_interrupted_training_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, space, genotype):
+    from nas_kit import training
+    from support import strip_timing
+    cell = published(genotype) if space == "darts" else genotype
+    kw = dict(profile="smoke", progress=False, epochs=3, limit=32, test_limit=32, seed=1)
+    whole = train_genotype(cell, space, "synthetic", out=tmp_path / "whole", **kw)
+
+    real_save, calls = training.save_record, []
+
+    def save_then_die(record, path):  # the process dies right after epoch 2 is on disk
+        real_save(record, path)
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(training, "save_record", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train_genotype(cell, space, "synthetic", out=tmp_path / "cut", **kw)
+    monkeypatch.setattr(training, "save_record", real_save)
+    resumed = train_genotype(cell, space, "synthetic", out=tmp_path / "cut", resume=True, **kw)
+    assert [e["epoch"] for e in resumed["history"]] == [1, 2, 3]
+    assert strip_timing(resumed["history"]) == strip_timing(whole["history"])
+    assert resumed["test_acc"] == whole["test_acc"] and resumed["complete"]
+
+
+def test_training_resume_refuses_another_training(tmp_path):
+    from nas_kit.checkpoints import CheckpointError
+    kw = dict(profile="smoke", progress=False, epochs=1, limit=32, test_limit=32)
+    cell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    train_genotype(cell, "nb201", "synthetic", out=tmp_path, seed=0, **kw)
+    with pytest.raises(CheckpointError, match=r"another training; differences:\n  seed: checkpoint=0, now=1"):
+        train_genotype(cell, "nb201", "synthetic", out=tmp_path, seed=1, resume=True, **kw)
+    with pytest.raises(ValueError, match="resume needs `out`"):
+        train_genotype(cell, "nb201", "synthetic", resume=True, **kw)
