@@ -33,7 +33,7 @@ from .genotypes import (PUBLISHED, DartsGenotype, NB201Genotype, genotype_from_j
 from .profiles import get_profile
 from .atomic import remove_stale_temporaries
 from .checkpoints import CheckpointError, config_differences, load_checkpoint, save_checkpoint
-from .records import TRAIN_FORMAT, environment, round_sig, save_record
+from .records import TRAIN_FORMAT, environment, load_record, round_sig, save_record
 from .search import NonFiniteError, cosine_anneal, pick_device
 from .spaces.darts_network import DartsNetwork, num_weights
 from .spaces.nb201_network import NB201Network
@@ -132,12 +132,7 @@ def resolve_genotype(genotype: Any, space: str | None) -> tuple[DartsGenotype | 
         if not path.is_file():
             raise ValueError(f"{str(genotype)!r} is neither genotype text ('Genotype(...)' or "
                              f"'|op~0|+...') nor a run record file or folder")
-        try:
-            record = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON: {e}") from None
-        if not isinstance(record, dict) or "genotype" not in record:
-            raise ValueError(f"{path} has no 'genotype' field; pass a search record.json")
+        record = load_record(path)  # checks format, keys and checksum (RecordError)
         source, record_space, genotype = f"record {path}", record.get("space"), record["genotype"]
     if isinstance(genotype, dict):
         genotype = genotype_from_json(genotype)

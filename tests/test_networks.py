@@ -175,11 +175,18 @@ def test_train_config_protocols_and_errors(tmp_path):
 
 
 def test_resolve_genotype_from_record(tmp_path):
-    (tmp_path / "record.json").write_text(json.dumps(
-        {"format": "nas_kit/record-v1", "space": "nb201", "genotype": NB201_9930}))
+    import nas_kit
+    from support import tiny_data
+    record = nas_kit.search("darts", "nb201", tiny_data(), profile="smoke", device="cpu",
+                            progress=False, out=tmp_path, epochs=1)
     g, space = resolve_genotype(tmp_path, None)
-    assert space == "nb201" and str(g) == NB201_9930
+    assert space == "nb201" and str(g) == record["genotype"]
     assert resolve_genotype(str(tmp_path / "record.json"), "nb201")[0] == g
+    edited = json.loads((tmp_path / "record.json").read_text())
+    edited["genotype"] = NB201_9930  # a hand-edited record must not be trained from
+    (tmp_path / "edited.json").write_text(json.dumps(edited))
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        resolve_genotype(str(tmp_path / "edited.json"), "nb201")
     with pytest.raises(ValueError, match="space='darts'"):
         resolve_genotype(tmp_path, "darts")
     text = str(published("DARTS_V2"))
