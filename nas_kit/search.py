@@ -261,7 +261,7 @@ class SearchRun:
 
     # --- checkpoints ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             "epoch": self.epoch, "config": self.cfg.to_dict(), "model": self.model.state_dict(),
             "w_opt": self.w_opt.state_dict(), "alpha_opt": self.alpha_opt.state_dict(),
             "train_loader": self.train_loader.state_dict(),
@@ -270,6 +270,9 @@ class SearchRun:
             "torch_rng": torch.get_rng_state(), "history": self.record["history"],
             "total_seconds": self.record["total_seconds"],
         }
+        if self.device.type == "cuda":  # skip noise is drawn on the GPU
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
 
     def load_state_dict(self, state: dict[str, Any], source: str = "checkpoint") -> None:
         # Engine and CUDA graphs are how, not what: a search may resume under the others.
@@ -286,6 +289,8 @@ class SearchRun:
         if self.mask_gen is not None:
             self.mask_gen.set_state(state["mask_gen"])
         torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.record["history"] = list(state["history"])
         self.record["total_seconds"] = state["total_seconds"]
         if self.record["history"]:
