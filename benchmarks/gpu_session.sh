@@ -4,8 +4,15 @@
 #   2. stored paper records (make_records.py), resuming any checkpoints carried in runs/.
 # Everything goes to $OUT: logs, benchmark JSON, finished records, checkpoints to carry back.
 #
+# Before the call, on the CPU machine:
+#   mkdir -p .data && cp ../shared/data/cifar10_jpeg_train.npz .data/
+# The device call (its copy of the tree has no .git, so pass the commit):
+#   NAS_KIT_GIT_COMMIT=<sha> OUT=$OUT BENCH_MIN=3 RECORD_MIN=4 bash benchmarks/gpu_session.sh
+#   with carry [".data", "runs/records"] and a timeout that leaves a minute to spare.
 # Carry: .data/ (cifar10_jpeg_train.npz, 47 MB) and runs/records/ (checkpoints of unfinished
 # runs, ~10-20 MB each); the 64 MiB carry limit leaves room for about one checkpoint.
+# Afterwards: commit $OUT/records/*.json to book/records/ (unchanged) and the benchmark JSON
+# to benchmarks/results/; keep $OUT/runs/records/<unfinished run>/ to carry next time.
 #   BENCH_MIN   minutes for the benchmark (default 3; 0 skips it)
 #   RECORD_MIN  minutes for records (default 5)
 #   PLAN        make_records plan (default all)
@@ -23,7 +30,7 @@ python -c "import torch; print(torch.__version__, torch.cuda.get_device_name())"
 if [ "$BENCH_MIN" != 0 ]; then
   timeout $((BENCH_MIN * 60)) python benchmarks/search_speed.py --shapes paper --device cuda \
     --steps 5 --warmup 2 --engines eager fused graphs \
-    --methods darts pc-darts fair-darts rf-darts darts-2nd mim-darts \
+    --methods darts pc-darts fair-darts mim-darts rf-darts darts-2nd \
     --out "$OUT/search_speed_paper_gpu.json" > "$OUT/bench.log" 2>&1
   echo "benchmark exit $?" >> "$OUT/bench.log"
 fi
