@@ -73,13 +73,18 @@ def _runs(method, space, shapes, device, engines, batch_size):
     overrides = {} if batch_size is None else {"batch_size": batch_size}
     bs = nas_kit.resolve_config(method, space, "synthetic", profile=shapes, **overrides).batch_size
     ds = data.synthetic(n=2 * bs * 4, image_size=32, seed=0)
-    runs = {}
+    runs, refused = {}, {}
     for engine in engines:
         torch.manual_seed(0)
         how = dict(engine="fused", cuda_graphs=True) if engine == "graphs" else dict(engine=engine)
-        runs[engine] = nas_kit.prepare_search(method, space, ds, profile=shapes, device=device,
-                                              progress=False, limit=None, **how, **overrides)
-    return runs
+        try:
+            runs[engine] = nas_kit.prepare_search(method, space, ds, profile=shapes, device=device,
+                                                  progress=False, limit=None, **how, **overrides)
+        except ValueError as e:  # e.g. CUDA graphs for a method they do not support
+            if engine != "graphs":
+                raise
+            refused[engine] = str(e)
+    return runs, refused
 
 
 def eager_self_noise(method, space, shapes, device, batch_size, batches, lr) -> float:
@@ -88,7 +93,7 @@ def eager_self_noise(method, space, shapes, device, batch_size, batches, lr) -> 
     (second order's finite-difference Hessian at R = 0.01/||v|| is very sensitive)."""
     grads = []
     for noise in (0.0, 1e-7):
-        run = _runs(method, space, shapes, device, ["eager"], batch_size)["eager"]
+        run = _runs(method, space, shapes, device, ["eager"], batch_size)[0]["eager"]
         if noise:
             g = torch.Generator().manual_seed(5)
             with torch.no_grad():
@@ -155,7 +160,7 @@ def time_steps(run, batches, lr, steps, warmup):
 
 def bench_method(method, space, shapes, device, steps, warmup, engines, batch_size=None):
     """Rows (one per engine) for one method in one space."""
-    runs = _runs(method, space, shapes, device, engines, batch_size)
+    runs, refused = _runs(method, space, shapes, device, engines, batch_size)
     first = next(iter(runs.values()))
     lr = cosine_lr(first.cfg, 0)
     batches = (*first.train_loader.next(), *first.val_loader.next())
@@ -184,9 +189,10 @@ def bench_method(method, space, shapes, device, steps, warmup, engines, batch_si
             "projected_50_epoch_min": round(ms * steps_per_epoch * EPOCHS / 60_000, 1),
             "steps_timed": steps, **diffs.get(engine, {}),
         })
+    rows += [{"method": method, "space": space, "path": e, "error": msg} for e, msg in refused.items()]
     base = next((r for r in rows if r["path"] == "eager"), None)
     for r in rows:
-        if base is not None and r is not base:
+        if base is not None and r is not base and "error" not in r:
             r["speedup_vs_eager"] = round(base["ms_per_step"] / r["ms_per_step"], 2)
     return rows
 

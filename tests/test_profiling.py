@@ -54,3 +54,20 @@ def test_count_ops_counts_computing_ops_not_views():
         y = x.view(16).add(1).reshape(4, 4).mul(2)
     assert c.total == 2 and set(c.counts) == {"add", "mul"}
     assert y.sum().item() == 64
+
+
+def test_the_benchmark_runs_every_engine_and_reports_refusals():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "search_speed", Path(__file__).resolve().parents[1] / "benchmarks" / "search_speed.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    import torch
+    rows = bench.bench_method("darts", "nb201", "smoke", torch.device("cpu"), steps=1, warmup=0,
+                              engines=["eager", "fused", "graphs"])
+    by_path = {r["path"]: r for r in rows}
+    assert by_path["fused"]["alpha_grad_rel_diff"] < 1e-5
+    assert by_path["fused"]["ops_per_step"] < by_path["eager"]["ops_per_step"]
+    assert by_path["eager"]["eager_alpha_grad_rel_change_at_1e-7_weight_noise"] > 0
+    assert "needs a CUDA device" in by_path["graphs"]["error"]
+    assert "error" not in by_path["eager"] and by_path["fused"]["speedup_vs_eager"] > 0
