@@ -157,7 +157,8 @@ viz.draw_cell(nas_kit.parse_genotype(best.arch))
 # %% [markdown]
 # **How `nas_kit` runs a supernet fast.** Written as above, a DARTS cell runs its 14 edges
 # one by one and, on each edge, its 8 operations one by one: many small operations, which
-# on a GPU cost more in launches than in arithmetic. But all the edges that leave one node
+# on a GPU add up to tens of thousands of kernel launches per search step (the speed
+# appendix has the measurement). But all the edges that leave one node
 # apply the same operations to the *same input*, so `nas_kit` runs them together (one
 # ReLU, one grouped convolution per operation type, one BatchNorm, one weighted sum). That
 # is the default `engine="fused"`; `engine="eager"` is the edge-by-edge code, kept as the
