@@ -3,8 +3,9 @@
 Every edge (i -> j) of a cell applies the same candidate ops to the same input h_i. The
 eager `MixedOp` runs them edge by edge and op by op: hundreds of small kernels per DARTS
 cell, and a search step passes every cell four times (α-step and w-step, forward and
-backward) — tens of thousands of launches per step, which on a GPU cost more than the
-arithmetic. Here the m edges that leave node i run as one tensor of m*C channels:
+backward) — 32,053 CUDA kernels per first-order DARTS step measured on an H100
+(benchmarks/results/), small enough that launching them dominates. Here the m edges
+that leave node i run as one tensor of m*C channels:
 
 - ReLU(h_i) once, shared by every conv op and factorized reduction of those edges;
 - each conv op type as one grouped conv over the m edges (their weights concatenated,
