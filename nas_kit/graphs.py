@@ -95,7 +95,6 @@ class _Pass:
                     loss, logits, parts = fn(*self.inputs)
             return loss.detach(), logits.detach(), parts, [p.grad for p in params]
 
-        self.body = body
         self.loss, self.logits, self.parts, self.grads = _capture(self.graph, body, pool)
 
     def matches(self, inputs) -> bool:
@@ -140,11 +139,10 @@ class GraphedStep:
         return p
 
     def _pass(self, key, batch, params, with_grad, alpha_level):
+        """Replay pass `key` on `batch` (captured on first use; shapes checked by the caller)."""
         p = self.passes.get(key)
         if p is None:
             p = self._capture(key, batch, params, with_grad, alpha_level)
-        if not p.matches(batch):
-            return None
         return p.replay(batch)
 
     def __call__(self, x_t, y_t, x_v, y_v, lr: float, update_alpha: bool, train_meter,
@@ -161,22 +159,16 @@ class GraphedStep:
             key = "alpha" if update_alpha else "alpha_eval"
             out = self._pass(key, (x_v, y_v), run.alphas if update_alpha else [],
                              update_alpha, True)
-            if out is None:
-                return False
             if update_alpha:
                 run.alpha_opt.step()
             val_meter.add(out[0], out[1], y_v, out[2])
-            return True
 
         def w_part():
             out = self._pass("w", (x_t, y_t), run.weights, True, False)
-            if out is None:
-                return False
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(run.weights, cfg.grad_clip)
             run.w_opt.step()
             train_meter.add(out[0], out[1], y_t, out[2])
-            return True
 
         shapes_ok = all(p.matches(b) for p, b in (
             (self.passes.get("w"), (x_t, y_t)),
