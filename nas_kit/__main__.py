@@ -106,10 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(path)
             return 0
         if args.command == "train":
-            genotype = args.genotype
-            if genotype in nas_kit.PUBLISHED:
-                genotype = nas_kit.published(genotype)
-            result = nas_kit.train(genotype, args.space, args.dataset, profile=args.profile,
+            # a published name, genotype text or a record path: train() resolves all three
+            result = nas_kit.train(args.genotype, args.space, args.dataset, profile=args.profile,
                                    seed=args.seed, out=args.out, device=args.device,
                                    data_root=args.data_root, progress=not args.no_progress,
                                    resume=args.resume, **_parse_set(args.set))

@@ -24,12 +24,12 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .darts_supernet import STEM_MULTIPLIER, reduction_layers
 from .ops import FactorizedReduce, Identity, ReLUConvBN, make_op
 
 __all__ = ["DartsNetwork", "DartsEvalCell", "AuxiliaryHead", "drop_path", "num_weights",
            "live_nodes"]
 
-STEM_MULTIPLIER = 3
 
 
 def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
@@ -165,7 +165,7 @@ class DartsNetwork(nn.Module):
         self.C, self.layers, self.num_classes = C, layers, num_classes
         self.drop_path_prob = drop_path_prob
         self.aux_index = 2 * layers // 3
-        reductions = (layers // 3, 2 * layers // 3)
+        reductions = reduction_layers(layers)
 
         c_curr = STEM_MULTIPLIER * C
         self.stem = nn.Sequential(nn.Conv2d(in_channels, c_curr, 3, padding=1, bias=False),
