@@ -296,6 +296,7 @@ class SearchRun:
         if self.record["history"]:
             self.record["genotype"] = self.record["history"][-1]["genotype"]
         self.epoch = state["epoch"]
+        self.record["complete"] = self.epoch == self.cfg.epochs
 
     def resume(self) -> bool:
         """Load `out/checkpoint.pt` if it exists; True when something was loaded."""
@@ -415,7 +416,9 @@ class SearchRun:
         finally:
             if bar is not None:
                 bar.close()
-        if self.out is not None and not self.record["history"]:
+        # Always rewrite the record: a run killed between its last checkpoint and its record
+        # resumes with no epoch left to run, and only this write completes the record.
+        if self.out is not None:
             save_record(self.record, self.out / "record.json")
         return self.record
 

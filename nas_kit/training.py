@@ -368,4 +368,8 @@ def train_genotype(genotype, space: str | None, dataset="cifar10", *, profile: s
     finally:
         if bar is not None:
             bar.close()
+    # A training killed between its last checkpoint and its record resumes with no epoch
+    # left; this write is what completes its record.
+    if out is not None:
+        save_record(record, out / "record.json")
     return record

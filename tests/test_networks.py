@@ -14,6 +14,7 @@ import torch
 from nas_kit.genotypes import PUBLISHED, DartsGenotype, parse_genotype, published
 from nas_kit.spaces.darts_network import DartsEvalCell, DartsNetwork, drop_path, num_weights
 from nas_kit.spaces.nb201_network import NB201Network
+from nas_kit.records import load_record
 from nas_kit.training import resolve_genotype, train_config, train_genotype
 
 ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
@@ -221,6 +222,30 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(tmp_path, monk
     assert [e["epoch"] for e in resumed["history"]] == [1, 2, 3]
     assert strip_timing(resumed["history"]) == strip_timing(whole["history"])
     assert resumed["test_acc"] == whole["test_acc"] and resumed["complete"]
+
+
+def test_training_killed_before_its_last_record_resumes_to_a_complete_record(tmp_path, monkeypatch):
+    from nas_kit import training
+    from support import strip_timing
+    cell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    kw = dict(profile="smoke", progress=False, epochs=2, limit=32, test_limit=32, seed=1)
+    whole = train_genotype(cell, "nb201", "synthetic", out=tmp_path / "whole", **kw)
+    real_save, calls = training.save_record, []
+
+    def die_before_the_last_record(record, path):  # final checkpoint written, record not
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real_save(record, path)
+    monkeypatch.setattr(training, "save_record", die_before_the_last_record)
+    with pytest.raises(KeyboardInterrupt):
+        train_genotype(cell, "nb201", "synthetic", out=tmp_path / "cut", **kw)
+    monkeypatch.setattr(training, "save_record", real_save)
+    assert not load_record(tmp_path / "cut")["complete"]
+    train_genotype(cell, "nb201", "synthetic", out=tmp_path / "cut", resume=True, **kw)
+    on_disk = load_record(tmp_path / "cut")
+    assert on_disk["complete"] and on_disk["test_acc"] == whole["test_acc"]
+    assert strip_timing(on_disk["history"]) == strip_timing(whole["history"])
 
 
 def test_training_resume_refuses_another_training(tmp_path):

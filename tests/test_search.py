@@ -73,6 +73,35 @@ def test_resume_equals_uninterrupted(method, space, tmp_path):
     assert strip_timing(full.record) == strip_timing(resumed.record)
 
 
+def test_killed_after_the_last_checkpoint_but_before_the_record_resumes_to_a_complete_record(
+        tmp_path, monkeypatch):
+    # The race CI caught with SIGKILL: the final checkpoint is on disk, the final record is not.
+    import importlib
+    search_module = importlib.import_module("nas_kit.search")
+    kw = dict(profile="smoke", progress=False, device="cpu", epochs=2)
+    full = nas_kit.prepare_search("darts", "nb201", tiny_data(), out=tmp_path / "full", **kw)
+    full.run()
+    real_save, calls = search_module.save_record, []
+
+    def die_before_the_last_record(record, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real_save(record, path)
+    monkeypatch.setattr(search_module, "save_record", die_before_the_last_record)
+    with pytest.raises(KeyboardInterrupt):
+        nas_kit.prepare_search("darts", "nb201", tiny_data(), out=tmp_path / "cut", **kw).run()
+    monkeypatch.setattr(search_module, "save_record", real_save)
+    assert not load_record(tmp_path / "cut")["complete"]
+    resumed = nas_kit.prepare_search("darts", "nb201", tiny_data(), out=tmp_path / "cut",
+                                     resume=True, **kw)
+    assert resumed.epoch == 2 and resumed.record["complete"]
+    resumed.run()
+    on_disk = load_record(tmp_path / "cut")
+    assert on_disk["complete"] and len(on_disk["history"]) == 2
+    assert strip_timing(on_disk) == strip_timing(load_record(tmp_path / "full"))
+
+
 def test_resume_refuses_a_checkpoint_of_another_search(tmp_path):
     run = nas_kit.prepare_search("darts", "nb201", tiny_data(), profile="smoke", out=tmp_path,
                                  progress=False, device="cpu")
