@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One prepared call for a short GPU window (run from the repository root on the GPU machine):
-#   1. the speed benchmark, eager vs fused, paper shapes (rows written as they finish);
-#   2. stored paper records (make_records.py), resuming any checkpoints carried in runs/.
+#   1. the speed benchmark, eager vs fused vs graphs, paper shapes (rows written as they finish);
+#   2. stored paper records (make_records.py), resuming any checkpoints carried in runs/,
+#      with CUDA graphs where step 1 verified them (same losses and α-gradients as eager).
 # Everything goes to $OUT: logs, benchmark JSON, finished records, checkpoints to carry back.
 #
 # Before the call, on the CPU machine:
@@ -43,7 +44,9 @@ if [ "$BENCH_MIN" != 0 ]; then
     echo "benchmark (more) exit $?" >> "$OUT/bench.log"
   fi
 fi
+# CUDA graphs for the records only if the benchmark above checked them against eager
 python benchmarks/make_records.py --plan "$PLAN" --minutes "$RECORD_MIN" \
+  --cuda-graphs-if "$OUT/search_speed_paper_gpu.json" \
   --runs runs/records --book book/records > "$OUT/records.log" 2>&1
 echo "records exit $?" >> "$OUT/records.log"
 # finished records (commit them to book/records/) and checkpoints of unfinished runs (carry)

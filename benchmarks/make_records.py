@@ -65,16 +65,59 @@ def _done(book: Path, name: str) -> bool:
     return path.exists() and bool(load_record(path).get("complete"))
 
 
+def graphs_overrides(spec, profile: str, device) -> dict:
+    """{'cuda_graphs': True} when the run's config can replay CUDA graphs, else {}."""
+    from nas_kit.graphs import check_graphable
+    cfg = nas_kit.resolve_config(spec["method"], spec["space"], "cifar10", profile=profile,
+                                 cuda_graphs=True, **spec["overrides"])
+    try:
+        check_graphable(cfg, torch.device(device or "cuda"))
+    except ValueError:
+        return {}
+    return {"cuda_graphs": True}
+
+
+REPLAY_TOLERANCE = {"replay_alpha_grad_rel_diff": 1e-3, "replay_val_loss_rel_diff": 1e-4}
+
+
+def graphs_verified(benchmark: dict) -> tuple[bool, str]:
+    """Whether a GPU speed benchmark (search_speed.py JSON) showed CUDA graphs replaying
+    the eager step (within REPLAY_TOLERANCE) and faster than the fused engine alone."""
+    rows = [r for r in benchmark.get("rows", []) if r.get("path") == "graphs"
+            and "needs a CUDA device" not in r.get("error", "")
+            and "not available with" not in r.get("error", "")]
+    if not rows:
+        return False, "the benchmark has no CUDA-graph rows"
+    for r in rows:
+        where = f"{r['method']}/{r['space']}"
+        if "error" in r:
+            return False, f"{where}: {r['error']}"
+        for key, tol in REPLAY_TOLERANCE.items():
+            if not r.get(key, float("inf")) <= tol:
+                return False, f"{where}: {key} = {r.get(key)} > {tol}"
+        fused = next((f for f in benchmark["rows"] if f.get("path") == "fused"
+                      and f["method"] == r["method"] and f["space"] == r["space"]
+                      and "error" not in f), None)
+        if fused is None or not r["ms_per_step"] < fused["ms_per_step"]:
+            return False, f"{where}: not faster than the fused engine"
+    return True, f"{len(rows)} graphed rows replay the eager step and are faster"
+
+
 def advance(spec, *, dataset, runs: Path, book: Path, deadline: float, profile: str,
-            device=None) -> str:
-    """Run `spec` from its checkpoint until done or the deadline; returns its state."""
+            device=None, cuda_graphs: bool = False) -> str:
+    """Run `spec` from its checkpoint until done or the deadline; returns its state.
+
+    cuda_graphs: replay CUDA graphs for the runs whose method allows them (a run may
+    resume under another engine: how it is computed is not part of what is searched).
+    """
     if _done(book, spec["name"]):
         return "stored"
     if torch.cuda.is_available():  # each record's peak memory is its own run's
         torch.cuda.reset_peak_memory_stats()
+    how = graphs_overrides(spec, profile, device) if cuda_graphs else {}
     run = nas_kit.prepare_search(spec["method"], spec["space"], dataset, profile=profile,
                                  seed=spec["seed"], out=runs / spec["name"], resume=True,
-                                 device=device, progress=False, **spec["overrides"])
+                                 device=device, progress=False, **spec["overrides"], **how)
     last = None
     while run.epoch < run.cfg.epochs:
         if last is not None and time.time() + 1.15 * last > deadline:
@@ -102,6 +145,11 @@ def main(argv=None):
     p.add_argument("--runs", type=Path, default=Path("runs/records"))
     p.add_argument("--book", type=Path, default=Path("book/records"))
     p.add_argument("--device", default=None)
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="replay CUDA graphs where the method allows (first order, no masking); "
+                        "use after the speed benchmark has checked replay against eager")
+    p.add_argument("--cuda-graphs-if", type=Path, default=None, metavar="BENCHMARK_JSON",
+                   help="--cuda-graphs when this search_speed.py result verifies them")
     p.add_argument("--list", action="store_true", help="print the plan's runs and exit")
     args = p.parse_args(argv)
     plan = PLANS[args.plan]
@@ -115,13 +163,22 @@ def main(argv=None):
         for s in plan:
             print(s["name"], json.dumps(s["overrides"]) if s["overrides"] else "")
         return {}
+    if args.cuda_graphs_if is not None:
+        ok, why = (graphs_verified(json.loads(args.cuda_graphs_if.read_text()))
+                   if args.cuda_graphs_if.exists() else (False, f"no {args.cuda_graphs_if}"))
+        print(json.dumps({"cuda_graphs": ok, "why": why}), flush=True)
+        args.cuda_graphs = args.cuda_graphs or ok
+    if args.cuda_graphs and not torch.cuda.is_available():
+        p.error("--cuda-graphs needs a CUDA device; this machine has none")
+    torch.backends.cudnn.benchmark = True   # fixed shapes: let cuDNN pick its fastest kernels
     deadline = time.time() + 60 * args.minutes
     dataset = nas_kit.data.load_dataset(args.dataset, "train") if args.dataset != "synthetic" \
         else nas_kit.data.synthetic(n=64, image_size=16, seed=0)
     states = {}
     for spec in plan:
         states[spec["name"]] = advance(spec, dataset=dataset, runs=args.runs, book=args.book,
-                                       deadline=deadline, profile=args.profile, device=args.device)
+                                       deadline=deadline, profile=args.profile, device=args.device,
+                                       cuda_graphs=args.cuda_graphs)
         print(json.dumps({"run": spec["name"], "state": states[spec["name"]]}), flush=True)
         if time.time() > deadline:
             break

@@ -170,31 +170,42 @@ def bench_method(method, space, shapes, device, steps, warmup, engines, batch_si
             method, space, shapes, device, batch_size, batches, lr)}
     rows = []
     for engine, run in runs.items():
-        if run.graphed is not None:  # warm-up and capture must not be timed
-            warmup = max(warmup, run.graphed.warmup + 2)
-        ms, peak = time_steps(run, batches, lr, steps, warmup)
-        if run.graphed is not None:  # its first step above was an eager warm-up step
-            diffs[engine] = check_graph_replay(run, batches, lr)
-        bs = run.cfg.batch_size
-        steps_per_epoch = SEARCH_IMAGES // bs
-        rows.append({
-            "method": method, "space": space, "path": engine, "batch_size": bs,
-            "init_channels": run.cfg.init_channels,
-            "cells": run.cfg.layers if space == "darts" else 3 * run.cfg.cells_per_stage,
-            "ms_per_step": round(ms, 2), "images_per_s": round(2 * bs * 1000 / ms, 1),
-            "ops_per_step": count_ops(run, batches, lr),
-            "kernels_per_step": count_kernels(run, batches, lr),
-            "saved_activation_mib": saved_activation_mib(run, batches),
-            "peak_gib": None if peak is None else round(peak, 3),
-            "projected_50_epoch_min": round(ms * steps_per_epoch * EPOCHS / 60_000, 1),
-            "steps_timed": steps, **diffs.get(engine, {}),
-        })
+        try:
+            rows.append(_engine_row(method, space, engine, run, batches, lr, steps, warmup, diffs))
+        except Exception as e:  # e.g. a capture that fails must not lose the other engines' rows
+            if isinstance(e, torch.cuda.OutOfMemoryError):
+                torch.cuda.empty_cache()
+            rows.append({"method": method, "space": space, "path": engine,
+                         "error": f"{type(e).__name__}: {e}"[:500]})
     rows += [{"method": method, "space": space, "path": e, "error": msg} for e, msg in refused.items()]
-    base = next((r for r in rows if r["path"] == "eager"), None)
+    base = next((r for r in rows if r["path"] == "eager" and "error" not in r), None)
     for r in rows:
         if base is not None and r is not base and "error" not in r:
             r["speedup_vs_eager"] = round(base["ms_per_step"] / r["ms_per_step"], 2)
     return rows
+
+
+def _engine_row(method, space, engine, run, batches, lr, steps, warmup, diffs) -> dict:
+    """Timing, counts and memory of one engine's prepared run."""
+    if run.graphed is not None:  # warm-up and capture must not be timed
+        warmup = max(warmup, run.graphed.warmup + 2)
+    ms, peak = time_steps(run, batches, lr, steps, warmup)
+    if run.graphed is not None:  # its first step above was an eager warm-up step
+        diffs[engine] = check_graph_replay(run, batches, lr)
+    bs = run.cfg.batch_size
+    steps_per_epoch = SEARCH_IMAGES // bs
+    return {
+        "method": method, "space": space, "path": engine, "batch_size": bs,
+        "init_channels": run.cfg.init_channels,
+        "cells": run.cfg.layers if space == "darts" else 3 * run.cfg.cells_per_stage,
+        "ms_per_step": round(ms, 2), "images_per_s": round(2 * bs * 1000 / ms, 1),
+        "ops_per_step": count_ops(run, batches, lr),
+        "kernels_per_step": count_kernels(run, batches, lr),
+        "saved_activation_mib": saved_activation_mib(run, batches),
+        "peak_gib": None if peak is None else round(peak, 3),
+        "projected_50_epoch_min": round(ms * steps_per_epoch * EPOCHS / 60_000, 1),
+        "steps_timed": steps, **diffs.get(engine, {}),
+    }
 
 
 def main(argv=None):

@@ -114,8 +114,11 @@ class _Pass:
 class GraphedStep:
     """`SearchRun.step` with both passes replayed from CUDA graphs.
 
-    The first `warmup` calls run the eager step (on a side stream, as CUDA graph capture
-    requires: lazy initialisation, cuDNN autotuning); the next call captures and replays.
+    Before a pass is captured it runs eagerly `warmup` times, inside whole eager steps on a
+    side stream, as CUDA graph capture requires (lazy initialisation, cuDNN autotuning of
+    exactly that pass's kernels). So the first `warmup` calls are eager, and so are the
+    first `warmup` calls after α unfreezes when a method starts with α frozen (the α pass
+    with a gradient has not run before then); every other call replays.
     """
 
     def __init__(self, run, warmup: int = 3):
@@ -125,6 +128,7 @@ class GraphedStep:
         self.pool = None
         self.calls = 0
         self.eager_steps = 0
+        self.warm_runs: dict[str, int] = {}   # pass key -> eager side-stream runs so far
 
     def _capture(self, key: str, batch, params, with_grad: bool, alpha_level: bool) -> _Pass:
         run = self.run
@@ -149,10 +153,13 @@ class GraphedStep:
                  val_meter) -> None:
         run, cfg = self.run, self.run.cfg
         self.calls += 1
-        if self.calls <= self.warmup:
+        keys = ("w", "alpha" if update_alpha else "alpha_eval")
+        if any(self.warm_runs.get(k, 0) < self.warmup for k in keys):
             _on_side_stream(run.device, lambda: run.eager_step(
                 x_t, y_t, x_v, y_v, lr, update_alpha, train_meter, val_meter))
             self.eager_steps += 1
+            for k in keys:
+                self.warm_runs[k] = self.warm_runs.get(k, 0) + 1
             return
 
         def alpha_part():

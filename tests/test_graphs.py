@@ -7,6 +7,7 @@ gradients re-pointed for the optimisers, meters, step order, α frozen epochs, s
 fall-back) runs exactly as on a GPU. The replay itself is checked on a GPU by
 `benchmarks/search_speed.py --engines fused graphs`.
 """
+import dataclasses
 import importlib
 
 import pytest
@@ -57,6 +58,8 @@ def fake_cuda_graphs(monkeypatch):
 def _record(method, space, **overrides):
     run = nas_kit.prepare_search(method, space, tiny_data(), profile="smoke", device="cpu",
                                  progress=False, **overrides)
+    if run.graphed is not None:  # tiny epochs: warm each pass once so every pass is replayed
+        run.graphed.warmup = 1
     for _ in range(run.cfg.epochs):
         run.run_epoch()
     return run
@@ -80,13 +83,44 @@ def test_graphed_search_equals_eager_search(fake_cuda_graphs, method, space):
     graphed = _record(method, space, cuda_graphs=True)
     assert graphed.graphed is not None
     steps = len(graphed.train_loader) * graphed.cfg.epochs
-    assert graphed.graphed.eager_steps == graphed.graphed.warmup < steps  # the rest replayed
-    assert set(graphed.graphed.passes) <= {"alpha", "alpha_eval", "w"}
+    # Each α pass (frozen, then with a gradient) is warmed eagerly before its capture;
+    # the rest replayed.
+    alpha_passes = set(graphed.graphed.passes) - {"w"}
+    assert alpha_passes and alpha_passes <= {"alpha", "alpha_eval"}
+    assert graphed.graphed.eager_steps == graphed.graphed.warmup * len(alpha_passes) < steps
+    assert all(n >= graphed.graphed.warmup for n in graphed.graphed.warm_runs.values())
     assert strip_timing(eager.record["history"]) == strip_timing(graphed.record["history"])
     e, g = (_without_bn_statistics(r.model.state_dict()) for r in (eager, graphed))
     assert e.keys() == g.keys()
     for k in e:
         assert torch.equal(e[k], g[k]), k
+
+
+def test_no_captured_pass_waits_for_the_host():
+    # A CUDA graph cannot capture an op that synchronises with the CPU (.item(), nonzero,
+    # boolean masks, ...): list every op of both passes of every graphable method.
+    from nas_kit.graphs import check_graphable
+    from nas_kit.profiling import CountOps
+    host_sync = {"_local_scalar_dense", "item", "nonzero", "masked_select", "unique",
+                 "_unique2", "repeat_interleave", "equal", "is_nonzero", "_assert_async"}
+    graphable = 0
+    for method in nas_kit.METHODS:
+        for space in ("darts", "nb201"):
+            run = nas_kit.prepare_search(method, space, tiny_data(), profile="smoke",
+                                         device="cpu", progress=False)
+            try:
+                check_graphable(dataclasses.replace(run.cfg, cuda_graphs=True), torch.device("cuda"))
+            except ValueError:
+                continue
+            graphable += 1
+            x, y = run.train_loader.next()
+            with CountOps() as ops:
+                for alpha_level, params in ((True, run.alphas), (False, run.weights)):
+                    loss = run.objective(run.model, x, y, alpha_level=alpha_level)[0]
+                    loss.backward(inputs=params)
+            assert ops.total > 100
+            assert not host_sync & set(ops.counts), (method, space, host_sync & set(ops.counts))
+    assert graphable >= 10
 
 
 def test_a_batch_of_another_shape_runs_eagerly(fake_cuda_graphs):

@@ -59,3 +59,39 @@ def test_unknown_run_name_is_refused(capsys):
     with pytest.raises(SystemExit):
         make_records.main(["--plan", "ch02", "--only", "nope", "--list"])
     assert "unknown run names ['nope']" in capsys.readouterr().err
+
+
+def test_cuda_graphs_only_for_the_runs_whose_method_allows_them():
+    chosen = {s["name"]: make_records.graphs_overrides(s, "paper", "cuda")
+              for s in make_records.PLANS["all"]}
+    assert chosen["darts-nb201-s0"] == {"cuda_graphs": True}
+    assert chosen["fair-darts-darts-s0"] == {"cuda_graphs": True}
+    assert chosen["darts-2nd-nb201-s0"] == {}          # second order perturbs w between passes
+    assert chosen["mim-darts-nb201-s0"] == {}          # random masks inside the pass
+    assert chosen["darts-skipnoise-darts-s0"] == {}    # noise scale changes per epoch
+    assert make_records.graphs_overrides(SPEC, "paper", "cpu") == {}
+
+
+def test_cuda_graphs_refused_without_a_gpu(capsys):
+    if make_records.torch.cuda.is_available():
+        pytest.skip("this check is about machines without CUDA")
+    with pytest.raises(SystemExit):
+        make_records.main(["--plan", "ch02", "--cuda-graphs", "--minutes", "0"])
+    assert "--cuda-graphs needs a CUDA device" in capsys.readouterr().err
+
+
+def test_graphs_are_used_for_records_only_when_the_benchmark_verified_them():
+    def bench(**graphs):
+        fused = {"method": "darts", "space": "nb201", "path": "fused", "ms_per_step": 40.0}
+        row = {"method": "darts", "space": "nb201", "path": "graphs", "ms_per_step": 12.0,
+               "replay_alpha_grad_rel_diff": 1e-6, "replay_val_loss_rel_diff": 1e-7, **graphs}
+        refused = {"method": "darts-2nd", "space": "nb201", "path": "graphs",
+                   "error": "cuda_graphs=True is not available with second order (order=2)"}
+        return {"rows": [fused, row, refused]}
+    assert make_records.graphs_verified(bench())[0]
+    ok, why = make_records.graphs_verified(bench(replay_alpha_grad_rel_diff=0.3))
+    assert not ok and "darts/nb201: replay_alpha_grad_rel_diff = 0.3" in why
+    assert not make_records.graphs_verified(bench(ms_per_step=50.0))[0]
+    ok, why = make_records.graphs_verified(bench(error="RuntimeError: capture failed"))
+    assert not ok and "capture failed" in why
+    assert not make_records.graphs_verified({"rows": []})[0]
