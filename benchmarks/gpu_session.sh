@@ -17,6 +17,8 @@
 #   BENCH_MIN   minutes for the benchmark (default 3; 0 skips it)
 #   RECORD_MIN  minutes for records (default 5)
 #   PLAN        make_records plan (default all)
+#   GRAPHS_FROM benchmark JSON that must verify CUDA graphs before records use them
+#               (default: this call's benchmark, or the committed one when BENCH_MIN=0)
 set -u
 OUT=${OUT:-/tmp/nas_kit_out}
 mkdir -p "$OUT"
@@ -26,6 +28,9 @@ export NAS_KIT_DATA=${NAS_KIT_DATA:-/tmp/nas_kit_data}
 BENCH_MIN=${BENCH_MIN:-3}
 RECORD_MIN=${RECORD_MIN:-5}
 PLAN=${PLAN:-all}
+# the benchmark that must have verified CUDA graphs before records use them
+if [ "$BENCH_MIN" != 0 ]; then GRAPHS_FROM=${GRAPHS_FROM:-$OUT/search_speed_paper_gpu.json}
+else GRAPHS_FROM=${GRAPHS_FROM:-benchmarks/results/search_speed_paper_gpu.json}; fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/gpu.txt" 2>&1
 python -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" >> "$OUT/gpu.txt" 2>&1
 if [ "$BENCH_MIN" != 0 ]; then
@@ -46,7 +51,7 @@ if [ "$BENCH_MIN" != 0 ]; then
 fi
 # CUDA graphs for the records only if the benchmark above checked them against eager
 python benchmarks/make_records.py --plan "$PLAN" --minutes "$RECORD_MIN" \
-  --cuda-graphs-if "$OUT/search_speed_paper_gpu.json" \
+  --cuda-graphs-if "$GRAPHS_FROM" \
   --runs runs/records --book book/records > "$OUT/records.log" 2>&1
 echo "records exit $?" >> "$OUT/records.log"
 # finished records (commit them to book/records/) and checkpoints of unfinished runs (carry)
