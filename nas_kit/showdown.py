@@ -47,6 +47,7 @@ import torch
 from . import nb201
 from .complexity import Complexity, count
 from .genotypes import PUBLISHED, parse_genotype, published
+from .methods import IMPLEMENTATION_KEYS
 from .records import SEARCH_FORMAT, load_record
 from .tables import Table, make_table as _table
 
@@ -196,9 +197,10 @@ def record_dir(root: str | Path, method: str, space: str, seed: int) -> Path:
     return Path(root) / space / method / f"seed{seed}"
 
 
-#: Config keys that choose how a search is computed, not what it computes (the fused and
-#: eager engines are tested equal), so a record may differ in them from the recipe.
-EXECUTION_KEYS = ("engine",)
+#: Config keys that choose how a search is computed, not what it computes (the engines
+#: and CUDA-graph replay are tested equal to eager), so a record may differ in them from
+#: the recipe.
+EXECUTION_KEYS = IMPLEMENTATION_KEYS
 
 
 def recipe_differences(record: Mapping[str, Any]) -> list[str]:

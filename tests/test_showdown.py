@@ -132,6 +132,10 @@ def test_seeds_that_differ_in_more_than_the_seed_are_not_averaged(nb201_record):
     eager = variant(nb201_record, seed=2)
     eager["config"] = {**eager["config"], "engine": "eager"}   # how, not what: may differ
     assert showdown.summarise_nb201([variant(nb201_record, seed=0), eager])[0].seeds == (0, 2)
+    graphed = variant(nb201_record, seed=1)
+    graphed["config"] = {**graphed["config"], "cuda_graphs": True}
+    assert showdown.recipe_differences(graphed) == []        # a record made with CUDA graphs
+    assert showdown.summarise_nb201([variant(nb201_record, seed=0), graphed])[0].seeds == (0, 1)
     odd = variant(nb201_record, seed=1)
     odd["config"] = {**odd["config"], "epochs": 7}
     with pytest.raises(ValueError, match=r"darts/nb201: seeds 0 and 1 differ in config \['epochs'\]"):
