@@ -27,37 +27,8 @@ import torch  # noqa: E402
 import nas_kit  # noqa: E402
 from nas_kit.records import load_record  # noqa: E402
 
-SEEDS = (0, 1, 2)
-
-
-def _run(method, space, seed, tag="", **overrides):
-    name = f"{method}{'-' + tag if tag else ''}-{space}-s{seed}"
-    return {"name": name, "method": method, "space": space, "seed": seed, "overrides": overrides}
-
-
-# Records each chapter needs, in the order GPU time is best spent (issues 4, 5, 6).
-PLANS = {
-    "ch02": [_run("darts", "nb201", s) for s in SEEDS] + [_run("darts", "darts", 0)],
-    "ch03": [_run("fair-darts", "nb201", s) for s in SEEDS]
-    + [_run("fair-darts", "darts", 0),
-       _run("fair-darts", "darts", 0, tag="no01", zero_one_weight=0.0),
-       _run("darts", "darts", 0, tag="skipnoise", skip_noise=1.0)],
-    "ch04": [_run("rf-darts", "nb201", s) for s in SEEDS]
-    + [_run("darts", "nb201", 0, tag="convonly", trainable="conv_only"),
-       _run("rf-darts", "darts", 0), _run("rf-pcdarts", "darts", 0)],
-    "ch05": [_run("mim-darts", "nb201", s) for s in SEEDS]
-    + [_run("mim-darts", "nb201", 0, tag=f"mask{int(r * 100)}p{p}", mask_ratio=r, patch_size=p)
-       for r in (0.5, 0.8, 0.9) for p in (4, 8)]
-    + [_run("mim-darts", "nb201", 0, tag="maskedce", mim_loss=False),
-       _run("mim-darts", "darts", 0)],
-    "ch06": [_run(m, "nb201", s) for m in ("darts-2nd", "pc-darts", "rf-pcdarts") for s in SEEDS]
-    + [_run(m, "darts", s) for s in SEEDS for m in
-       ("darts", "darts-2nd", "fair-darts", "pc-darts", "rf-darts", "rf-pcdarts", "mim-darts")],
-}
-# ch02's longer search (collapse grows with training), last: it is the most expensive run.
-PLANS["long"] = [_run("darts", "darts", 0, tag="e100", epochs=100)]
-PLANS["all"] = list({r["name"]: r for plan in ("ch02", "ch03", "ch04", "ch05", "ch06", "long")
-                     for r in PLANS[plan]}.values())
+# The plans (which records each chapter needs) live in nas_kit.stored, shared with the book.
+from nas_kit.stored import PLANS, SEEDS, run_spec as _run  # noqa: E402,F401
 
 
 def _done(book: Path, name: str) -> bool:

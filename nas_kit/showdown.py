@@ -49,6 +49,7 @@ from .complexity import Complexity, count
 from .genotypes import PUBLISHED, parse_genotype, published
 from .methods import IMPLEMENTATION_KEYS
 from .records import SEARCH_FORMAT, load_record
+from .stored import provenance
 from .tables import Table, make_table as _table
 
 __all__ = ["METHODS", "SPACES", "NB201_COLUMNS", "EVAL_SHAPE", "PaperNB201", "PaperDarts",
@@ -360,25 +361,6 @@ def _format_bytes(values: Sequence[int | None] | None) -> str:
         return "n/a (CPU)"
     gib = max(measured) / 2**30
     return f"{gib:.2f} GiB" if gib >= 1 else f"{max(measured) / 2**20:.0f} MiB"
-
-
-def provenance(records: Sequence[Mapping[str, Any]]) -> str:
-    """Caption line: profile(s), data, device(s), nas_kit commit(s) and dates of the records."""
-    if not records:
-        return "no records"
-
-    def uniq(values):
-        return ", ".join(dict.fromkeys(str(v) for v in values if v is not None)) or "unknown"
-    dates = sorted(r["env"].get("date", "")[:10] for r in records if r["env"].get("date"))
-    commits = uniq((r["env"].get("git_commit") or "")[:7] or None for r in records)
-    if not dates:
-        when = "date unknown"
-    else:
-        when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
-    return (f"{len(records)} record(s) · profile {uniq(r['profile'] for r in records)} · "
-            f"data {uniq(r['dataset_provenance'] for r in records)} · "
-            f"device {uniq(r['env'].get('device_name') for r in records)} · "
-            f"torch {uniq(r['env'].get('torch') for r in records)} · commit {commits} · {when}")
 
 
 def _check_group(method: str, space: str, records: Sequence[Mapping[str, Any]]) -> None:

@@ -37,7 +37,7 @@ from .genotypes import (
 __all__ = [
     "OP_COLORS", "op_color", "draw_cell", "draw_genotype", "plot_alpha_trajectories",
     "skip_counts", "plot_skip_counts", "plot_weight_heatmap", "plot_losses",
-    "save_record_figures",
+    "plot_nb201_accuracy", "skip_margin", "plot_skip_margin", "save_record_figures",
 ]
 
 # ------------------------------------------------------------------ colours and names
@@ -571,6 +571,80 @@ def plot_skip_counts(records, *, ax=None, labels: Sequence[str] | None = None):
     else:
         ax.set_title(f"Skip connections in the derived {where}", fontsize=11)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9)
+    return fig
+
+
+_NB201_DATASETS = (("cifar10", "CIFAR-10"), ("cifar100", "CIFAR-100"),
+                   ("imagenet16-120", "ImageNet16-120"))
+
+
+def plot_nb201_accuracy(records, *, labels: Sequence[str] | None = None, title: str = ""):
+    """Benchmark test accuracy of the cell derived after every epoch, one panel per
+    NAS-Bench-201 dataset (CIFAR-10, CIFAR-100, ImageNet16-120), one line per record,
+    with the all-skip cell and the benchmark's best cell as reference lines."""
+    from . import nb201
+    if isinstance(records, Mapping):
+        records = [records]
+    if isinstance(records, (str, bytes)) or not isinstance(records, Sequence) or not records:
+        raise ValueError("records must be a run record (dict) or a non-empty list of them")
+    if labels is not None and (isinstance(labels, str) or len(labels) != len(records)):
+        raise ValueError(f"labels must be a list with one label per record ({len(records)})")
+    spaces = sorted({str(r.get("space")) for r in records} - {"nb201"})
+    if spaces:
+        raise ValueError(f"plot_nb201_accuracy needs NAS-Bench-201 records; got space(s) {spaces}")
+    all_skip = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
+    fig, axes = _subplots(1, 3, figsize=(13, 3.6), sharex=True)
+    for ax, (ds, name) in zip(axes, _NB201_DATASETS):
+        for i, rec in enumerate(records):
+            epochs, accs = nb201.accuracy_per_epoch(rec, ds)
+            label = labels[i] if labels is not None else f"seed {rec.get('seed')}"
+            ax.plot(epochs, accs, marker=_MARKERS[i % len(_MARKERS)], ms=4, label=label)
+        ax.axhline(nb201.accuracy(all_skip, ds), color=op_color("skip_connect"), ls="--",
+                   label="all-skip cell")
+        ax.axhline(nb201.accuracy(nb201.optimum(ds).index, ds), color="gray", ls=":",
+                   label="best cell")
+        ax.set_title(name)
+        ax.set_xlabel("search epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("benchmark test accuracy\nof the derived cell (%)")
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def skip_margin(record: Mapping, cell_type: str | None = None) -> tuple[list[int], np.ndarray]:
+    """``(epochs, margin)``, margin (epochs, edges): softmax weight of ``skip_connect``
+    minus the largest weight of a parametric (convolution) op, per edge of ``cell_type``
+    (default: the normal cell, or NAS-Bench-201's cell). Above zero, skip beats every
+    convolution on that edge."""
+    _check_record(record, ("history", "primitives"))
+    prims = list(record["primitives"])
+    if "skip_connect" not in prims:
+        raise ValueError(f"the record's primitives {prims} have no skip_connect")
+    conv = [prims.index(p) for p in prims if "conv" in p]
+    w = _weight_stack(record, _resolve_cell_type(record, cell_type))   # (epochs, edges, ops)
+    return list(_epochs(record)), w[:, :, prims.index("skip_connect")] - w[:, :, conv].max(axis=2)
+
+
+def plot_skip_margin(record: Mapping, cell_type: str | None = None, *, title: str | None = None):
+    """`skip_margin` over epochs, one line per edge (DARTS space: 14 normal-cell edges)."""
+    cell_type = _resolve_cell_type(record, cell_type)
+    epochs, margin = skip_margin(record, cell_type)
+    import matplotlib.pyplot as plt
+    fig, ax = _subplots(figsize=(7, 3.6))
+    n = margin.shape[1]
+    for e in range(n):
+        ax.plot(epochs, margin[:, e], color=plt.cm.viridis(e / max(n - 1, 1)), lw=1.2)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("search epoch")
+    ax.set_ylabel("w(skip) − max w(conv)")
+    ax.grid(True, alpha=0.3)
+    ax.set_title(title if title is not None else
+                 f"{_CELL_NAMES.get(cell_type, cell_type)}, {n} edges: {_record_title(record)}",
+                 fontsize=9)
     return fig
 
 

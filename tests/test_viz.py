@@ -408,3 +408,42 @@ def test_unknown_cell_type_lists_valid(darts_record, nb201_record):
         viz.plot_alpha_trajectories(darts_record[0], "cell")
     with pytest.raises(ValueError, match="valid: cell"):
         viz.plot_weight_heatmap(nb201_record[0], cell_type="normal")
+
+
+def test_plot_nb201_accuracy_draws_the_looked_up_accuracy_per_epoch(nb201_record, darts_record):
+    from nas_kit import nb201
+    (nb201_record, _), (darts_record, _) = nb201_record, darts_record
+    other = make_nb201_record(seed=1)[0]
+    fig = viz.plot_nb201_accuracy([nb201_record, other], labels=["a", "b"], title="t")
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["CIFAR-10", "CIFAR-100", "ImageNet16-120"]
+    for ax, ds in zip(axes, ("cifar10", "cifar100", "imagenet16-120")):
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        for label, rec in (("a", nb201_record), ("b", other)):
+            epochs, accs = nb201.accuracy_per_epoch(rec, ds)
+            assert list(lines[label].get_xdata()) == epochs
+            assert list(lines[label].get_ydata()) == accs
+        assert lines["best cell"].get_ydata()[0] == nb201.optimum(ds).__dict__[
+            {"cifar10": "cifar10_test", "cifar100": "cifar100_test",
+             "imagenet16-120": "imagenet16_test"}[ds]]
+    with pytest.raises(ValueError, match=r"needs NAS-Bench-201 records; got space\(s\) \['darts'\]"):
+        viz.plot_nb201_accuracy([nb201_record, darts_record])
+    with pytest.raises(ValueError, match="one label per record"):
+        viz.plot_nb201_accuracy([nb201_record], labels=["a", "b"])
+
+
+def test_skip_margin_is_skip_minus_the_best_convolution(darts_record):
+    darts_record = darts_record[0]
+    epochs, margin = viz.skip_margin(darts_record)
+    prims = darts_record["primitives"]
+    w = np.array(darts_record["history"][-1]["weights"]["normal"])
+    conv = [i for i, p in enumerate(prims) if "conv" in p]
+    expected = w[:, prims.index("skip_connect")] - w[:, conv].max(axis=1)
+    assert margin.shape == (len(darts_record["history"]), len(darts_record["edges"]))
+    assert np.allclose(margin[-1], expected)
+    assert epochs == [e["epoch"] for e in darts_record["history"]]
+    fig = viz.plot_skip_margin(darts_record)
+    assert len(fig.axes[0].get_lines()) == len(darts_record["edges"]) + 1   # + the zero line
+    assert "normal cell, 14 edges" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="unknown cell_type 'cell'"):
+        viz.skip_margin(darts_record, "cell")

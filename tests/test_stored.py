@@ -1,0 +1,107 @@
+"""Stored records: the chapters' plans, loading (checksums checked), fetching, the summary."""
+import json
+import shutil
+
+import pytest
+
+import nas_kit
+from nas_kit import nb201, stored
+from nas_kit.records import RecordError
+
+from support import tiny_data
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A complete NB201 and DARTS-space smoke search, and one stopped after epoch 1."""
+    root = tmp_path_factory.mktemp("runs")
+    out = {}
+    for method, space in (("darts", "nb201"), ("fair-darts", "darts")):
+        out[space] = nas_kit.search(method, space, tiny_data(), profile="smoke", progress=False,
+                                    device="cpu", out=root / space)
+    cut = nas_kit.prepare_search("darts", "nb201", tiny_data(), profile="smoke", progress=False,
+                                 device="cpu", seed=1, out=root / "cut")
+    cut.run_epoch()
+    out["cut"] = cut.record
+    return root, out
+
+
+def _store(root, runs_dir, name, which):
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(runs_dir / which / "record.json", root / f"{name}.json")
+
+
+def test_plans_name_every_record_once_and_the_record_maker_uses_them():
+    names = [r["name"] for r in stored.plan("ch02")]
+    assert names == ["darts-nb201-s0", "darts-nb201-s1", "darts-nb201-s2", "darts-darts-s0"]
+    assert stored.plan("ch02", "ch02") == stored.plan("ch02")
+    assert "darts-e100-darts-s0" in [r["name"] for r in stored.plan("long")]
+    assert len(stored.PLANS["all"]) == len({r["name"] for r in stored.PLANS["all"]})
+    with pytest.raises(ValueError, match=r"unknown plan\(s\) \['ch9'\]; valid: ch02"):
+        stored.plan("ch9")
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "make_records", Path(__file__).resolve().parents[1] / "benchmarks" / "make_records.py")
+    make_records = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_records)
+    assert make_records.PLANS is stored.PLANS
+
+
+def test_load_sorts_found_unfinished_and_missing(tmp_path, runs):
+    runs_dir, _ = runs
+    root = tmp_path / "records"
+    _store(root, runs_dir, "darts-nb201-s0", "nb201")
+    _store(root, runs_dir, "darts-nb201-s1", "cut")
+    found = stored.load(stored.plan("ch02"), root, fetch=False)
+    assert list(found.records) == ["darts-nb201-s0"]
+    assert found.incomplete == {"darts-nb201-s1": "1/2 epochs"}
+    assert found.missing == ["darts-nb201-s2", "darts-darts-s0"]
+    report = found.report()
+    assert "1 of 4 stored records found" in report and "not made yet: darts-nb201-s2" in report
+    assert "unfinished (not shown): darts-nb201-s1 (1/2 epochs)" in report
+    assert stored.load(["x"], tmp_path / "nowhere", fetch=False).missing == ["x"]
+
+
+def test_a_stored_record_edited_by_hand_is_refused(tmp_path, runs):
+    runs_dir, _ = runs
+    root = tmp_path / "records"
+    _store(root, runs_dir, "darts-nb201-s0", "nb201")
+    path = root / "darts-nb201-s0.json"
+    record = json.loads(path.read_text())
+    record["genotype"] = record["history"][0]["genotype"] = (
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    path.write_text(json.dumps(record))
+    with pytest.raises(RecordError, match="checksum"):
+        stored.load(["darts-nb201-s0"], root, fetch=False)
+
+
+def test_fetch_downloads_checks_and_never_keeps_a_damaged_file(tmp_path, runs):
+    runs_dir, _ = runs
+    remote = tmp_path / "remote"
+    _store(remote, runs_dir, "darts-nb201-s0", "nb201")
+    (remote / "darts-nb201-s1.json").write_text("{ not json")
+    local = tmp_path / "local"
+    found = stored.load(["darts-nb201-s0", "darts-nb201-s1", "darts-nb201-s2"], local,
+                        fetch=True, base_url=remote.as_uri())
+    assert list(found.records) == ["darts-nb201-s0"]
+    assert (local / "darts-nb201-s0.json").read_bytes() == (remote / "darts-nb201-s0.json").read_bytes()
+    assert found.missing == ["darts-nb201-s1", "darts-nb201-s2"]
+    assert list(found.fetch_errors) == ["darts-nb201-s1"]        # absent remotely is no error
+    assert "not valid JSON" in found.fetch_errors["darts-nb201-s1"]
+    assert not (local / "darts-nb201-s1.json").exists()
+    assert not list(local.glob("*.part"))
+
+
+def test_summary_table_looks_up_the_final_cells(runs):
+    _, records = runs
+    table = stored.summary_table({"a": records["nb201"], "b": records["darts"]})
+    rows = {row[0]: row for row in table.rows}
+    nb = records["nb201"]
+    c10 = nb201.accuracy(nb["genotype"], "cifar10")
+    assert rows["a.json"][6] == f"{c10:.2f}" and rows["a.json"][5] == str(stored.final_skip_count(nb))
+    assert rows["b.json"][6] == "–" and rows["b.json"][4] == "2"
+    darts_cell = nas_kit.parse_genotype(records["darts"]["genotype"], space="darts")
+    assert rows["b.json"][5] == str(darts_cell.skip_count("normal"))
+    assert table.notes[-1].startswith("Records: 2 record(s) · profile smoke")
+
