@@ -76,6 +76,7 @@ from IPython.display import display
 
 import nas_kit
 from nas_kit import data, nb201, showdown, training
+from nas_kit import stored as nas_stored   # `stored` below is the collection of records
 from nas_kit.progress import progress_bar
 
 profile = nas_kit.get_profile()
@@ -150,6 +151,7 @@ print("Source:", nb201.ATTRIBUTION)
 
 # %%
 RECORDS = Path("records")
+nas_stored.load(nas_stored.plan("all"), RECORDS)   # in Colab this fetches them from the book's repository
 stored = showdown.collect(RECORDS)
 gaps = showdown.missing(stored, seeds=(0, 1, 2))
 print(f"{len(stored.search)} complete search records under {RECORDS}/, "

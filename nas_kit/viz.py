@@ -37,7 +37,8 @@ from .genotypes import (
 __all__ = [
     "OP_COLORS", "op_color", "draw_cell", "draw_genotype", "plot_alpha_trajectories",
     "skip_counts", "plot_skip_counts", "plot_weight_heatmap", "plot_losses",
-    "plot_nb201_accuracy", "skip_margin", "plot_skip_margin", "save_record_figures",
+    "plot_nb201_accuracy", "skip_margin", "plot_skip_margin", "plot_stored",
+    "save_record_figures",
 ]
 
 # ------------------------------------------------------------------ colours and names
@@ -646,6 +647,28 @@ def plot_skip_margin(record: Mapping, cell_type: str | None = None, *, title: st
                  f"{_CELL_NAMES.get(cell_type, cell_type)}, {n} edges: {_record_title(record)}",
                  fontsize=9)
     return fig
+
+
+def plot_stored(records: Mapping[str, Mapping]) -> list:
+    """Figures for named records ({name: record}, e.g. ``nas_kit.stored.load(...).records``):
+    the derived cells' benchmark accuracy per epoch (NAS-Bench-201 records) and the skip
+    count per epoch (all records), each line labelled with its record file, each title
+    naming the records' provenance."""
+    from .stored import provenance
+    figures = []
+    nb = {n: r for n, r in records.items() if r.get("space") == "nb201"}
+    if nb:
+        figures.append(plot_nb201_accuracy(list(nb.values()), labels=[f"{n}.json" for n in nb],
+                                           title="stored records: " + provenance(list(nb.values()))))
+    for space in ("nb201", "darts"):
+        group = {n: r for n, r in records.items() if r.get("space") == space}
+        if group:
+            fig = plot_skip_counts(list(group.values()), labels=[f"{n}.json" for n in group])
+            fig.axes[0].set_title(f"Skip connections in the derived {_SPACE_NAMES[space]} cell"
+                                  f"\nstored records: {provenance(list(group.values()))}",
+                                  fontsize=9)
+            figures.append(fig)
+    return figures
 
 
 def _history_index(record: Mapping, epoch: int) -> int:

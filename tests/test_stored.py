@@ -105,3 +105,21 @@ def test_summary_table_looks_up_the_final_cells(runs):
     assert rows["b.json"][5] == str(darts_cell.skip_count("normal"))
     assert table.notes[-1].startswith("Records: 2 record(s) · profile smoke")
 
+
+
+def test_no_two_planned_runs_are_the_same_search():
+    # A duplicate would spend scarce GPU time computing one record twice.
+    seen = {}
+    for spec in stored.PLANS["all"]:
+        cfg = nas_kit.resolve_config(spec["method"], spec["space"], "cifar10-jpeg", profile="paper",
+                                     seed=spec["seed"], **spec["overrides"]).to_dict()
+        key = json.dumps([spec["space"], spec["seed"], cfg], sort_keys=True, default=str)
+        assert key not in seen, f"{spec['name']} repeats {seen.get(key)}"
+        seen[key] = spec["name"]
+
+
+def test_the_plans_cover_the_showdown_grid_with_recipe_runs():
+    from nas_kit import showdown
+    recipes = {(s["method"], s["space"], s["seed"]) for s in stored.PLANS["all"] if not s["overrides"]}
+    grid = {(m, sp, seed) for m in showdown.METHODS for sp in showdown.SPACES for seed in stored.SEEDS}
+    assert grid <= recipes, sorted(grid - recipes)

@@ -447,3 +447,17 @@ def test_skip_margin_is_skip_minus_the_best_convolution(darts_record):
     assert "normal cell, 14 edges" in fig.axes[0].get_title()
     with pytest.raises(ValueError, match="unknown cell_type 'cell'"):
         viz.skip_margin(darts_record, "cell")
+
+
+def test_plot_stored_labels_lines_with_record_files(nb201_record, darts_record):
+    nb, _ = nb201_record
+    dt, _ = darts_record
+    for r in (nb, dt):
+        r["env"] = {"device_name": "NVIDIA H100", "torch": "2.11", "date": "2026-11-26T00:00"}
+    figs = viz.plot_stored({"darts-nb201-s0": nb, "darts-darts-s0": dt})
+    assert len(figs) == 3     # NB201 accuracy, NB201 skip counts, DARTS skip counts
+    labels = [line.get_label() for line in figs[0].axes[0].get_lines()]
+    assert "darts-nb201-s0.json" in labels
+    assert [line.get_label() for line in figs[2].axes[0].get_lines()] == ["darts-darts-s0.json"]
+    assert "device NVIDIA H100" in figs[2].axes[0].get_title()
+    assert len(viz.plot_stored({"x": dt})) == 1
