@@ -85,6 +85,8 @@ gpu_fused = [n for n, r in results.items() if r["env"].get("device") == "cuda"
              and any(row.get("path") == "fused" for row in r["rows"])]
 print("GPU measurements of the fused engine:", ", ".join(gpu_fused) or
       "none yet — the fused engine has not been timed on a GPU")
+for name in gpu_fused:   # eager, fused and CUDA graphs side by side, one run each
+    show(name)
 
 # %% [markdown]
 # ## On a CPU (2 cores), smoke shapes

@@ -91,7 +91,8 @@ def speed_table(result: dict, omit: tuple[str, ...] = ()):
     rows = [r for r in result["rows"] if "error" not in r]
     cols = [(k, label) for k, label in SPEED_COLUMNS
             if k not in omit and any(r.get(k) is not None for r in rows)]
-    failed = [f"{r['method']} ({r['space']}): {r['error']}" for r in result["rows"] if "error" in r]
+    failed = [f"{r['method']} ({r['space']}, {r.get('path', 'every engine')}): {r['error']}"
+              for r in result["rows"] if "error" in r]
     return make_table([label for _, label in cols],
                       [[_cell(k, r.get(k)) for k, _ in cols] for r in rows], failed)
 

@@ -17,6 +17,7 @@ RESULT = {
         {"method": "pc-darts", "space": "nb201", "path": "fused", "ms_per_step": 9.0,
          "alpha_grad_rel_diff": 3e-3},
         {"method": "mim-darts", "space": "nb201", "error": "OOM: out of memory"},
+        {"method": "darts", "space": "darts", "path": "graphs", "error": "RuntimeError: capture"},
     ],
 }
 
@@ -27,7 +28,8 @@ def test_speed_table_keeps_measured_columns_and_lists_failures():
     assert "batch" not in table.header
     assert table.header[:3] == ("space", "method", "engine")
     assert len(table.rows) == 4
-    assert table.notes == ("mim-darts (nb201): OOM: out of memory",)
+    assert table.notes == ("mim-darts (nb201, every engine): OOM: out of memory",
+                           "darts (darts, graphs): RuntimeError: capture")
     assert "2.00" in table.rows[1]
 
 
