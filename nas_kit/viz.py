@@ -526,17 +526,23 @@ def skip_counts(record: Mapping, cell: str = "normal") -> tuple[list[float], lis
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
-def plot_skip_counts(records, *, ax=None, labels: Sequence[str] | None = None):
-    """Number of ``skip_connect`` edges in the derived cell (normal cell in the DARTS
-    space) after each epoch, one line per record. ``records``: one record or a list
-    (seeds/methods on one axis; one colour per method, one marker per record).
-    ``labels``: legend entries, one per record (default: method and seed)."""
+def _record_list(records, labels) -> list:
+    """One record or a non-empty list of them, as a list; labels (if given) one per record."""
     if isinstance(records, Mapping):
         records = [records]
     if isinstance(records, (str, bytes)) or not isinstance(records, Sequence) or not records:
         raise ValueError("records must be a run record (dict) or a non-empty list of them")
     if labels is not None and (isinstance(labels, str) or len(labels) != len(records)):
         raise ValueError(f"labels must be a list with one label per record ({len(records)})")
+    return list(records)
+
+
+def plot_skip_counts(records, *, ax=None, labels: Sequence[str] | None = None):
+    """Number of ``skip_connect`` edges in the derived cell (normal cell in the DARTS
+    space) after each epoch, one line per record. ``records``: one record or a list
+    (seeds/methods on one axis; one colour per method, one marker per record).
+    ``labels``: legend entries, one per record (default: method and seed)."""
+    records = _record_list(records, labels)
     data = [skip_counts(r) for r in records]
     import seaborn as sns
 
@@ -584,12 +590,7 @@ def plot_nb201_accuracy(records, *, labels: Sequence[str] | None = None, title: 
     NAS-Bench-201 dataset (CIFAR-10, CIFAR-100, ImageNet16-120), one line per record,
     with the all-skip cell and the benchmark's best cell as reference lines."""
     from . import nb201
-    if isinstance(records, Mapping):
-        records = [records]
-    if isinstance(records, (str, bytes)) or not isinstance(records, Sequence) or not records:
-        raise ValueError("records must be a run record (dict) or a non-empty list of them")
-    if labels is not None and (isinstance(labels, str) or len(labels) != len(records)):
-        raise ValueError(f"labels must be a list with one label per record ({len(records)})")
+    records = _record_list(records, labels)
     spaces = sorted({str(r.get("space")) for r in records} - {"nb201"})
     if spaces:
         raise ValueError(f"plot_nb201_accuracy needs NAS-Bench-201 records; got space(s) {spaces}")

@@ -17,3 +17,17 @@ def strip_timing(obj):
 def tiny_data():
     """16x16 synthetic images: every smoke search takes a second or two on 2 CPU cores."""
     return data.synthetic(n=64, image_size=16, seed=0)
+
+
+def die_before_record(monkeypatch, module, n: int) -> None:
+    """Make ``module.save_record`` raise KeyboardInterrupt instead of writing its n-th
+    record: the process "dies" with that epoch's checkpoint on disk but not its record.
+    ``monkeypatch.undo()`` restores it."""
+    real, calls = module.save_record, []
+
+    def save(record, path):
+        calls.append(path)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        real(record, path)
+    monkeypatch.setattr(module, "save_record", save)

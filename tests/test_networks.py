@@ -226,21 +226,14 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(tmp_path, monk
 
 def test_training_killed_before_its_last_record_resumes_to_a_complete_record(tmp_path, monkeypatch):
     from nas_kit import training
-    from support import strip_timing
+    from support import die_before_record, strip_timing
     cell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
     kw = dict(profile="smoke", progress=False, epochs=2, limit=32, test_limit=32, seed=1)
     whole = train_genotype(cell, "nb201", "synthetic", out=tmp_path / "whole", **kw)
-    real_save, calls = training.save_record, []
-
-    def die_before_the_last_record(record, path):  # final checkpoint written, record not
-        calls.append(path)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        real_save(record, path)
-    monkeypatch.setattr(training, "save_record", die_before_the_last_record)
+    die_before_record(monkeypatch, training, 2)   # final checkpoint written, record not
     with pytest.raises(KeyboardInterrupt):
         train_genotype(cell, "nb201", "synthetic", out=tmp_path / "cut", **kw)
-    monkeypatch.setattr(training, "save_record", real_save)
+    monkeypatch.undo()
     assert not load_record(tmp_path / "cut")["complete"]
     train_genotype(cell, "nb201", "synthetic", out=tmp_path / "cut", resume=True, **kw)
     on_disk = load_record(tmp_path / "cut")

@@ -9,7 +9,7 @@ from nas_kit.__main__ import main
 from nas_kit.checkpoints import CheckpointError
 from nas_kit.genotypes import parse_genotype
 from nas_kit.records import RecordError, load_record
-from tests.support import strip_timing, tiny_data
+from tests.support import die_before_record, strip_timing, tiny_data
 
 
 
@@ -81,17 +81,10 @@ def test_killed_after_the_last_checkpoint_but_before_the_record_resumes_to_a_com
     kw = dict(profile="smoke", progress=False, device="cpu", epochs=2)
     full = nas_kit.prepare_search("darts", "nb201", tiny_data(), out=tmp_path / "full", **kw)
     full.run()
-    real_save, calls = search_module.save_record, []
-
-    def die_before_the_last_record(record, path):
-        calls.append(path)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        real_save(record, path)
-    monkeypatch.setattr(search_module, "save_record", die_before_the_last_record)
+    die_before_record(monkeypatch, search_module, 2)
     with pytest.raises(KeyboardInterrupt):
         nas_kit.prepare_search("darts", "nb201", tiny_data(), out=tmp_path / "cut", **kw).run()
-    monkeypatch.setattr(search_module, "save_record", real_save)
+    monkeypatch.undo()
     assert not load_record(tmp_path / "cut")["complete"]
     resumed = nas_kit.prepare_search("darts", "nb201", tiny_data(), out=tmp_path / "cut",
                                      resume=True, **kw)
