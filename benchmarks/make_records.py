@@ -4,7 +4,10 @@ A 50-epoch search does not fit one 10-minute GPU window, so every run writes its
 checkpoint each epoch under ``--runs`` and this script resumes it next time. Within a
 window it stops at an epoch boundary when the next epoch would not finish before
 ``--minutes`` (estimated from the last epoch), so no epoch is lost. A run that completes
-has its record copied, unchanged (checksum and all), to ``--book`` (`book/records/`).
+has its record copied, unchanged (checksum and all), to ``--book`` (`book/records/`); a
+paused run's record goes there too, as a partial record the book shows as "k of N epochs"
+(the issue's "store the longest run that fits and say so"). A partial record whose
+checkpoint is not under ``--runs`` is left alone (delete it to start that run again).
 
     python benchmarks/make_records.py --plan ch02 --minutes 8 --dataset cifar10-jpeg
     python benchmarks/make_records.py --list
@@ -81,28 +84,37 @@ def advance(spec, *, dataset, runs: Path, book: Path, deadline: float, profile: 
     cuda_graphs: replay CUDA graphs for the runs whose method allows them (a run may
     resume under another engine: how it is computed is not part of what is searched).
     """
-    if _done(book, spec["name"]):
+    name = spec["name"]
+    if _done(book, name):
         return "stored"
+    if (book / f"{name}.json").exists() and not (runs / name / "checkpoint.pt").exists():
+        partial = load_record(book / f"{name}.json")
+        return (f"partial record stored ({len(partial['history'])} of "
+                f"{partial['config']['epochs']} epochs), but its checkpoint is not under {runs}: "
+                "carry it to go on, or delete the partial record to start again")
     if torch.cuda.is_available():  # each record's peak memory is its own run's
         torch.cuda.reset_peak_memory_stats()
+    book.mkdir(parents=True, exist_ok=True)
     how = graphs_overrides(spec, profile, device) if cuda_graphs else {}
     run = nas_kit.prepare_search(spec["method"], spec["space"], dataset, profile=profile,
-                                 seed=spec["seed"], out=runs / spec["name"], resume=True,
+                                 seed=spec["seed"], out=runs / name, resume=True,
                                  device=device, progress=False, **spec["overrides"], **how)
     last = None
     while run.epoch < run.cfg.epochs:
         if last is not None and time.time() + 1.15 * last > deadline:
-            return f"paused at epoch {run.epoch}/{run.cfg.epochs}"
+            # The book shows a partial record as such ("k of N epochs"); the checkpoint
+            # under runs/ lets the next window go on.
+            shutil.copyfile(runs / name / "record.json", book / f"{name}.json")
+            return f"paused at epoch {run.epoch}/{run.cfg.epochs} (partial record stored)"
         if last is None and time.time() > deadline:
             return f"not started (epoch {run.epoch}/{run.cfg.epochs})"
         t0 = time.time()
         entry = run.run_epoch()
         last = time.time() - t0
-        print(json.dumps({"run": spec["name"], "epoch": entry["epoch"], "of": run.cfg.epochs,
+        print(json.dumps({"run": name, "epoch": entry["epoch"], "of": run.cfg.epochs,
                           "seconds": round(last, 1), "val_acc": entry["val_acc"],
                           "genotype": entry["genotype"]}), flush=True)
-    book.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(runs / spec["name"] / "record.json", book / f"{spec['name']}.json")
+    shutil.copyfile(runs / name / "record.json", book / f"{name}.json")
     return "complete"
 
 

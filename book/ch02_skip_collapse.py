@@ -186,7 +186,9 @@ fig.tight_layout()
 # stores each complete record, unchanged, in `book/records/`; `nas_kit.stored` loads them and checks each file's checksum (an edited
 # file is refused, never shown). The output below says which records this copy of the
 # book holds and which are not made yet; titles and the line under the table name the
-# records, their data, device, torch version and commit.
+# records, their data, device, torch version and commit. A search that GPU time stopped
+# before its last epoch is shown as a partial record, its epoch count (`12 of 50 epochs`)
+# in the table and in the legends.
 
 # %%
 found = stored.load(stored.plan("ch02", "long"))
@@ -195,7 +197,7 @@ if found.records:
     display(stored.summary_table(found.records), *viz.plot_stored(found.records))
 for name, rec in found.records.items():
     if rec["space"] == "darts":
-        display(viz.plot_skip_margin(rec, title=f"{name}.json, normal cell\n"
+        display(viz.plot_skip_margin(rec, title=f"{stored.label(name, rec)}, normal cell\n"
                                      + stored.provenance([rec])))
 
 # %% [markdown]

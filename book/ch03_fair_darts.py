@@ -229,7 +229,9 @@ for label, rec in (("DARTS", softmax), ("DARTS + noisy skip", noisy)):
 # Chapter 2's first-order DARTS records are shown with them as the baseline.
 # `nas_kit.stored` loads them from `book/records/` and checks each file's checksum; the
 # output says which records this copy of the book holds and which are not made yet, and
-# the line under the table names their data, device, torch version and commit.
+# the line under the table names their data, device, torch version and commit. A search
+# that GPU time stopped before its last epoch is shown as a partial record, its epoch
+# count (`12 of 50 epochs`) in the table and in the legends.
 
 # %%
 found = stored.load(stored.plan("ch03", "ch02"))   # ch02: the DARTS baseline

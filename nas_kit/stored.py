@@ -28,8 +28,8 @@ from typing import Any
 from .records import RecordError, load_record
 from .tables import Table, make_table
 
-__all__ = ["SEEDS", "PLANS", "RECORDS_URL", "run_spec", "plan", "Stored", "load", "provenance",
-           "summary_table", "final_skip_count"]
+__all__ = ["SEEDS", "PLANS", "RECORDS_URL", "run_spec", "plan", "Stored", "load", "epochs_done",
+           "provenance", "label", "summary_table", "final_skip_count"]
 
 SEEDS = (0, 1, 2)
 #: Where Colab fetches stored records from (the book's repository, branch main).
@@ -81,22 +81,28 @@ def plan(*names: str) -> list[dict[str, Any]]:
 
 @dataclass
 class Stored:
-    """What `load` found: ``records`` {name: complete record}, ``incomplete`` {name: epochs
-    done/planned}, ``missing`` [names], ``fetch_errors`` {name: why a download failed}."""
+    """What `load` found: ``complete`` {name: record}, ``partial`` {name: record of a search
+    stopped before its last epoch (GPU time ran out; it may go on later)}, ``missing``
+    [names], ``fetch_errors`` {name: why a download failed}. ``records`` is both the
+    complete and the partial records, which the chapters show (partial ones as such)."""
     root: Path
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
-    incomplete: dict[str, str] = field(default_factory=dict)
+    complete: dict[str, dict[str, Any]] = field(default_factory=dict)
+    partial: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     fetch_errors: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def records(self) -> dict[str, dict[str, Any]]:
+        return {**self.complete, **self.partial}
+
     def report(self) -> str:
-        """A few lines for the reader: found, unfinished, missing, and how to make them."""
-        total = len(self.records) + len(self.incomplete) + len(self.missing)
-        lines = [f"{len(self.records)} of {total} stored records found under {self.root}/"
-                 + (f": {', '.join(self.records)}" if self.records else "")]
-        if self.incomplete:
-            lines.append("unfinished (not shown): " + ", ".join(
-                f"{n} ({e})" for n, e in self.incomplete.items()))
+        """A few lines for the reader: found, partial, missing, and how to make them."""
+        total = len(self.complete) + len(self.partial) + len(self.missing)
+        lines = [f"{len(self.complete)} of {total} stored records found complete under "
+                 f"{self.root}/" + (f": {', '.join(self.complete)}" if self.complete else "")]
+        if self.partial:
+            lines.append("partial, shown with their epoch count: " + ", ".join(
+                f"{n} ({epochs_done(r)})" for n, r in self.partial.items()))
         if self.missing:
             lines.append("not made yet: " + ", ".join(self.missing))
             lines.append("(made on a GPU by benchmarks/make_records.py; until then only your "
@@ -162,10 +168,23 @@ def load(specs: Sequence[Mapping[str, Any] | str], root: str | os.PathLike = "re
             continue
         record = load_record(path)
         if record.get("complete"):
-            found.records[name] = record
+            found.complete[name] = record
+        elif record["history"]:
+            found.partial[name] = record
         else:
-            found.incomplete[name] = f"{len(record['history'])}/{record['config']['epochs']} epochs"
+            found.missing.append(name)
     return found
+
+
+def epochs_done(record: Mapping[str, Any]) -> str:
+    """``"50 epochs"`` for a complete search, ``"12 of 50 epochs"`` for a partial one."""
+    done, planned = len(record["history"]), record["config"]["epochs"]
+    return f"{done} epochs" if done == planned else f"{done} of {planned} epochs"
+
+
+def label(name: str, record: Mapping[str, Any]) -> str:
+    """Legend entry of a stored record: its file, and its epoch count when partial."""
+    return f"{name}.json" if record.get("complete") else f"{name}.json ({epochs_done(record)})"
 
 
 def provenance(records: Sequence[Mapping[str, Any]]) -> str:
@@ -200,9 +219,10 @@ def _peak_gib(record: Mapping[str, Any]) -> str:
 
 
 def summary_table(records: Mapping[str, Mapping[str, Any]], notes: Sequence[str] = ()) -> Table:
-    """One row per stored search record: its file, method, space, seed, epochs, final cell's
-    skip count and (NAS-Bench-201) benchmark test accuracies, search time and peak memory.
-    The table's last note is the records' provenance."""
+    """One row per stored search record: its file, method, space, seed, epochs (``12 of 50``
+    for a partial search), final cell's skip count and (NAS-Bench-201) benchmark test
+    accuracies, search time and peak memory. The table's last note is the records'
+    provenance."""
     from . import nb201
     rows = []
     for name, r in records.items():
@@ -210,9 +230,9 @@ def summary_table(records: Mapping[str, Mapping[str, Any]], notes: Sequence[str]
         if r["space"] == "nb201":
             accs = [f"{nb201.accuracy(r['genotype'], d):.2f}"
                     for d in ("cifar10", "cifar100", "imagenet16-120")]
-        rows.append([f"{name}.json", r["method"], r["space"], r["seed"], len(r["history"]),
+        rows.append([f"{name}.json", r["method"], r["space"], r["seed"], epochs_done(r),
                      final_skip_count(r), *accs, f"{r['total_seconds'] / 60:.1f}", _peak_gib(r),
                      r["env"].get("device_name") or "?"])
-    header = ["record", "method", "space", "seed", "epochs", "skips in final cell",
+    header = ["record", "method", "space", "seed", "epochs", "skips in last cell",
               "NB201 C10 test %", "C100 %", "IN16-120 %", "search min", "peak GiB", "device"]
     return make_table(header, rows, [*notes, "Records: " + provenance(list(records.values()))])

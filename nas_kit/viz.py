@@ -653,18 +653,19 @@ def plot_skip_margin(record: Mapping, cell_type: str | None = None, *, title: st
 def plot_stored(records: Mapping[str, Mapping]) -> list:
     """Figures for named records ({name: record}, e.g. ``nas_kit.stored.load(...).records``):
     the derived cells' benchmark accuracy per epoch (NAS-Bench-201 records) and the skip
-    count per epoch (all records), each line labelled with its record file, each title
-    naming the records' provenance."""
-    from .stored import provenance
+    count per epoch (all records), each line labelled with its record file (and "k of N
+    epochs" for a partial search), each title naming the records' provenance."""
+    from .stored import label, provenance
     figures = []
     nb = {n: r for n, r in records.items() if r.get("space") == "nb201"}
     if nb:
-        figures.append(plot_nb201_accuracy(list(nb.values()), labels=[f"{n}.json" for n in nb],
+        figures.append(plot_nb201_accuracy(list(nb.values()),
+                                           labels=[label(n, r) for n, r in nb.items()],
                                            title="stored records: " + provenance(list(nb.values()))))
     for space in ("nb201", "darts"):
         group = {n: r for n, r in records.items() if r.get("space") == space}
         if group:
-            fig = plot_skip_counts(list(group.values()), labels=[f"{n}.json" for n in group])
+            fig = plot_skip_counts(list(group.values()), labels=[label(n, r) for n, r in group.items()])
             fig.axes[0].set_title(f"Skip connections in the derived {_SPACE_NAMES[space]} cell"
                                   f"\nstored records: {provenance(list(group.values()))}",
                                   fontsize=9)

@@ -27,8 +27,9 @@ def test_paused_run_resumes_to_the_same_record_as_an_uninterrupted_one(tmp_path,
     # A fake clock: the first epoch "takes" 9 s of a 10 s window, so the second would not fit.
     ticks = itertools.chain([0.0, 0.0, 9.0], itertools.repeat(9.0))
     monkeypatch.setattr(make_records.time, "time", lambda: next(ticks))
-    assert _advance(tmp_path, deadline=10.0) == "paused at epoch 1/2"
-    assert not (tmp_path / "book").exists()
+    assert _advance(tmp_path, deadline=10.0) == "paused at epoch 1/2 (partial record stored)"
+    partial = load_record(tmp_path / "book" / f"{SPEC['name']}.json")
+    assert not partial["complete"] and len(partial["history"]) == 1
     monkeypatch.undo()
     assert _advance(tmp_path, deadline=make_records.time.time() + 3600) == "complete"
     stored = load_record(tmp_path / "book" / f"{SPEC['name']}.json")
@@ -95,3 +96,15 @@ def test_graphs_are_used_for_records_only_when_the_benchmark_verified_them():
     ok, why = make_records.graphs_verified(bench(error="RuntimeError: capture failed"))
     assert not ok and "capture failed" in why
     assert not make_records.graphs_verified({"rows": []})[0]
+
+
+def test_a_partial_record_without_its_checkpoint_is_left_alone(tmp_path, monkeypatch):
+    ticks = itertools.chain([0.0, 0.0, 9.0], itertools.repeat(9.0))
+    monkeypatch.setattr(make_records.time, "time", lambda: next(ticks))
+    assert _advance(tmp_path, deadline=10.0).startswith("paused at epoch 1/2")
+    monkeypatch.undo()
+    stored_before = (tmp_path / "book" / f"{SPEC['name']}.json").read_bytes()
+    (tmp_path / "runs" / SPEC["name"] / "checkpoint.pt").unlink()   # not carried to this window
+    state = _advance(tmp_path, deadline=make_records.time.time() + 3600)
+    assert state.startswith("partial record stored (1 of 2 epochs), but its checkpoint is not under")
+    assert (tmp_path / "book" / f"{SPEC['name']}.json").read_bytes() == stored_before

@@ -54,12 +54,20 @@ def test_load_sorts_found_unfinished_and_missing(tmp_path, runs):
     _store(root, runs_dir, "darts-nb201-s0", "nb201")
     _store(root, runs_dir, "darts-nb201-s1", "cut")
     found = stored.load(stored.plan("ch02"), root, fetch=False)
-    assert list(found.records) == ["darts-nb201-s0"]
-    assert found.incomplete == {"darts-nb201-s1": "1/2 epochs"}
+    assert list(found.complete) == ["darts-nb201-s0"]
+    assert list(found.partial) == ["darts-nb201-s1"]
+    assert list(found.records) == ["darts-nb201-s0", "darts-nb201-s1"]   # both are shown
+    assert stored.epochs_done(found.partial["darts-nb201-s1"]) == "1 of 2 epochs"
+    assert stored.label("darts-nb201-s1", found.partial["darts-nb201-s1"]) == \
+        "darts-nb201-s1.json (1 of 2 epochs)"
+    assert stored.label("darts-nb201-s0", found.complete["darts-nb201-s0"]) == "darts-nb201-s0.json"
     assert found.missing == ["darts-nb201-s2", "darts-darts-s0"]
     report = found.report()
-    assert "1 of 4 stored records found" in report and "not made yet: darts-nb201-s2" in report
-    assert "unfinished (not shown): darts-nb201-s1 (1/2 epochs)" in report
+    assert "1 of 4 stored records found complete" in report
+    assert "not made yet: darts-nb201-s2" in report
+    assert "partial, shown with their epoch count: darts-nb201-s1 (1 of 2 epochs)" in report
+    table = stored.summary_table(found.records)
+    assert [row[4] for row in table.rows] == ["2 epochs", "1 of 2 epochs"]
     assert stored.load(["x"], tmp_path / "nowhere", fetch=False).missing == ["x"]
 
 
@@ -84,7 +92,7 @@ def test_fetch_downloads_checks_and_never_keeps_a_damaged_file(tmp_path, runs):
     local = tmp_path / "local"
     found = stored.load(["darts-nb201-s0", "darts-nb201-s1", "darts-nb201-s2"], local,
                         fetch=True, base_url=remote.as_uri())
-    assert list(found.records) == ["darts-nb201-s0"]
+    assert list(found.complete) == ["darts-nb201-s0"]
     assert (local / "darts-nb201-s0.json").read_bytes() == (remote / "darts-nb201-s0.json").read_bytes()
     assert found.missing == ["darts-nb201-s1", "darts-nb201-s2"]
     assert list(found.fetch_errors) == ["darts-nb201-s1"]        # absent remotely is no error
@@ -100,7 +108,7 @@ def test_summary_table_looks_up_the_final_cells(runs):
     nb = records["nb201"]
     c10 = nb201.accuracy(nb["genotype"], "cifar10")
     assert rows["a.json"][6] == f"{c10:.2f}" and rows["a.json"][5] == str(stored.final_skip_count(nb))
-    assert rows["b.json"][6] == "–" and rows["b.json"][4] == "2"
+    assert rows["b.json"][6] == "–" and rows["b.json"][4] == "2 epochs"
     darts_cell = nas_kit.parse_genotype(records["darts"]["genotype"], space="darts")
     assert rows["b.json"][5] == str(darts_cell.skip_count("normal"))
     assert table.notes[-1].startswith("Records: 2 record(s) · profile smoke")

@@ -454,10 +454,13 @@ def test_plot_stored_labels_lines_with_record_files(nb201_record, darts_record):
     dt, _ = darts_record
     for r in (nb, dt):
         r["env"] = {"device_name": "NVIDIA H100", "torch": "2.11", "date": "2026-11-26T00:00"}
+        r["complete"], r["config"] = True, {"epochs": len(r["history"])}
+    dt["complete"], dt["config"] = False, {"epochs": 50}     # a partial search
     figs = viz.plot_stored({"darts-nb201-s0": nb, "darts-darts-s0": dt})
     assert len(figs) == 3     # NB201 accuracy, NB201 skip counts, DARTS skip counts
     labels = [line.get_label() for line in figs[0].axes[0].get_lines()]
     assert "darts-nb201-s0.json" in labels
-    assert [line.get_label() for line in figs[2].axes[0].get_lines()] == ["darts-darts-s0.json"]
+    assert [line.get_label() for line in figs[2].axes[0].get_lines()] == [
+        f"darts-darts-s0.json ({len(dt['history'])} of 50 epochs)"]
     assert "device NVIDIA H100" in figs[2].axes[0].get_title()
     assert len(viz.plot_stored({"x": dt})) == 1
