@@ -10,10 +10,14 @@
 # The device call (its copy of the tree has no .git, so pass the commit):
 #   NAS_KIT_GIT_COMMIT=<sha> OUT=$OUT BENCH_MIN=3 RECORD_MIN=4 bash benchmarks/gpu_session.sh
 #   with carry [".data", "runs/records"] and a timeout that leaves a minute to spare.
-# Carry: .data/ (cifar10_jpeg_train.npz, 47 MB) and runs/records/ (checkpoints of unfinished
-# runs, ~10-20 MB each); the 64 MiB carry limit leaves room for about one checkpoint.
-# Afterwards: commit $OUT/records/*.json to book/records/ (unchanged) and the benchmark JSON
-# to benchmarks/results/; keep $OUT/runs/records/<unfinished run>/ to carry next time.
+# Carry: .data/ (only cifar10_jpeg_train.npz, 44.7 MiB: no decode cache, no test file) and
+# runs/records/ (checkpoints of unfinished runs). With the tracked tree (~3 MiB) the 64 MiB
+# limit leaves ~16 MiB: one NAS-Bench-201 checkpoint (13.4 MiB at paper shapes) fits, a
+# DARTS-space one (16.6 MiB for darts, 47 MiB for mim-darts) does not, so DARTS-space runs
+# that do not finish in one window stay partial records.
+# Afterwards: commit $OUT/records/*.json to book/records/ unchanged (complete records, and
+# partial ones the book shows as "k of N epochs") and the benchmark JSON to
+# benchmarks/results/; keep one $OUT/runs/records/<unfinished NB201 run>/ to carry next time.
 #   BENCH_MIN   minutes for the benchmark (default 3; 0 skips it)
 #   RECORD_MIN  minutes for records (default 5)
 #   PLAN        make_records plan (default all)
