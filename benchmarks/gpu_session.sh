@@ -15,9 +15,11 @@
 # limit leaves ~16 MiB: one NAS-Bench-201 checkpoint (13.4 MiB at paper shapes) fits, a
 # DARTS-space one (16.6 MiB for darts, 47 MiB for mim-darts) does not, so DARTS-space runs
 # that do not finish in one window stay partial records.
-# Afterwards: commit $OUT/records/*.json to book/records/ unchanged (complete records, and
-# partial ones the book shows as "k of N epochs") and the benchmark JSON to
-# benchmarks/results/; keep one $OUT/runs/records/<unfinished NB201 run>/ to carry next time.
+# What comes back: session.log, search_speed_paper_gpu.json, records.tar, carry.tar.
+# Afterwards: untar records.tar into book/ and commit the records unchanged (complete ones,
+# and partial ones the book shows as "k of N epochs"); commit the benchmark JSON to
+# benchmarks/results/search_speed_paper_gpu.json (its env names the GPU); untar carry.tar into
+# runs/records/ (git-ignored) to carry next time.
 #   BENCH_MIN   minutes for the benchmark (default 3; 0 skips it)
 #   RECORD_MIN  minutes for records (default 5)
 #   PLAN        make_records plan (default all)
@@ -35,30 +37,40 @@ PLAN=${PLAN:-all}
 # the benchmark that must have verified CUDA graphs before records use them
 if [ "$BENCH_MIN" != 0 ]; then GRAPHS_FROM=${GRAPHS_FROM:-$OUT/search_speed_paper_gpu.json}
 else GRAPHS_FROM=${GRAPHS_FROM:-benchmarks/results/search_speed_paper_gpu.json}; fi
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/gpu.txt" 2>&1
-python -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" >> "$OUT/gpu.txt" 2>&1
+LOG="$OUT/session.log"
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  python -c "import torch; print(torch.__version__, torch.cuda.get_device_name())"; } > "$LOG" 2>&1
+BENCH="$OUT/search_speed_paper_gpu.json"
 if [ "$BENCH_MIN" != 0 ]; then
   # the key rows first (DARTS and NB201 first order), then the other methods while time remains
   end=$(( $(date +%s) + BENCH_MIN * 60 ))
+  echo "== benchmark (darts) $(date -u +%T)" >> "$LOG"
   timeout $((BENCH_MIN * 60)) python benchmarks/search_speed.py --shapes paper --device cuda \
     --steps 5 --warmup 2 --engines eager fused graphs --methods darts --spaces darts nb201 \
-    --out "$OUT/search_speed_paper_gpu.json" > "$OUT/bench.log" 2>&1
-  echo "benchmark (darts) exit $?" >> "$OUT/bench.log"
+    --out "$BENCH" >> "$LOG" 2>&1
+  echo "benchmark (darts) exit $?" >> "$LOG"
   left=$(( end - $(date +%s) ))
   if [ "$left" -gt 30 ]; then
+    echo "== benchmark (more) $(date -u +%T)" >> "$LOG"
     timeout "$left" python benchmarks/search_speed.py --shapes paper --device cuda \
       --steps 5 --warmup 2 --engines eager fused graphs \
       --methods pc-darts fair-darts mim-darts rf-darts rf-pcdarts darts-2nd \
-      --out "$OUT/search_speed_paper_gpu_more.json" >> "$OUT/bench.log" 2>&1
-    echo "benchmark (more) exit $?" >> "$OUT/bench.log"
+      --out "$BENCH" --append >> "$LOG" 2>&1
+    echo "benchmark (more) exit $?" >> "$LOG"
   fi
 fi
 # CUDA graphs for the records only if the benchmark above checked them against eager
+echo "== records $(date -u +%T)" >> "$LOG"
 python benchmarks/make_records.py --plan "$PLAN" --minutes "$RECORD_MIN" \
-  --cuda-graphs-if "$GRAPHS_FROM" \
-  --runs runs/records --book book/records > "$OUT/records.log" 2>&1
-echo "records exit $?" >> "$OUT/records.log"
-# finished records (commit them to book/records/) and checkpoints of unfinished runs (carry)
-[ -d book/records ] && cp -r book/records "$OUT/records"
-mkdir -p "$OUT/runs" && cp -r runs/records "$OUT/runs/" 2>/dev/null
+  --cuda-graphs-if "$GRAPHS_FROM" --runs runs/records --book book/records >> "$LOG" 2>&1
+echo "records exit $?" >> "$LOG"
+# What comes back is limited (8 files, 16 MiB each), so pack it: all stored records in one
+# tar (commit them unchanged), and the one unfinished run worth carrying to the next window.
+[ -d book/records ] && tar -cf "$OUT/records.tar" -C book records
+carry=$(python benchmarks/make_records.py --runs runs/records --pick-carry 15.5 2>> "$LOG")
+if [ -n "$carry" ]; then
+  tar -cf "$OUT/carry.tar" -C runs/records "$carry"
+  echo "carry: $carry (unpack into runs/records/ and carry runs/records next time)" >> "$LOG"
+fi
+ls -la "$OUT" >> "$LOG"
 exit 0

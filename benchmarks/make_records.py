@@ -118,6 +118,20 @@ def advance(spec, *, dataset, runs: Path, book: Path, deadline: float, profile: 
     return "complete"
 
 
+def pick_carry(runs: Path, limit_bytes: int) -> Path | None:
+    """The unfinished run under ``runs`` worth carrying to the next GPU window: the one
+    with the most epochs done whose folder fits ``limit_bytes`` (None if none fits)."""
+    best, best_epochs = None, -1
+    for folder in sorted(p for p in runs.glob("*") if (p / "checkpoint.pt").exists()):
+        record = load_record(folder / "record.json") if (folder / "record.json").exists() else None
+        if record is None or record.get("complete"):
+            continue
+        size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        if size <= limit_bytes and len(record["history"]) > best_epochs:
+            best, best_epochs = folder, len(record["history"])
+    return best
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--plan", choices=sorted(PLANS), default="all")
@@ -133,8 +147,14 @@ def main(argv=None):
                         "use after the speed benchmark has checked replay against eager")
     p.add_argument("--cuda-graphs-if", type=Path, default=None, metavar="BENCHMARK_JSON",
                    help="--cuda-graphs when this search_speed.py result verifies them")
+    p.add_argument("--pick-carry", type=float, default=None, metavar="MIB",
+                   help="print the folder of the unfinished run to carry (fits MIB) and exit")
     p.add_argument("--list", action="store_true", help="print the plan's runs and exit")
     args = p.parse_args(argv)
+    if args.pick_carry is not None:
+        folder = pick_carry(args.runs, int(args.pick_carry * 2**20))
+        print(folder.name if folder is not None else "")
+        return {}
     plan = PLANS[args.plan]
     if args.only:
         names = {s["name"] for s in plan}

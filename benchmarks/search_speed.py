@@ -223,11 +223,19 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--out", type=Path, default=None, help="JSON output (default: stdout only)")
+    p.add_argument("--append", action="store_true",
+                   help="keep the rows already in --out (same shapes and device) and add these")
     args = p.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     rows = []
+    if args.append and args.out is not None and args.out.exists():
+        before = json.loads(args.out.read_text())
+        if before.get("shapes") != args.shapes or before["env"].get("device") != device.type:
+            p.error(f"--append: {args.out} holds {before.get('shapes')} shapes on "
+                    f"{before['env'].get('device')}, not {args.shapes} on {device.type}")
+        rows = list(before["rows"])
     for space in args.spaces:
         for method in args.methods:
             try:

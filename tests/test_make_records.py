@@ -108,3 +108,18 @@ def test_a_partial_record_without_its_checkpoint_is_left_alone(tmp_path, monkeyp
     state = _advance(tmp_path, deadline=make_records.time.time() + 3600)
     assert state.startswith("partial record stored (1 of 2 epochs), but its checkpoint is not under")
     assert (tmp_path / "book" / f"{SPEC['name']}.json").read_bytes() == stored_before
+
+
+def test_pick_carry_takes_the_furthest_unfinished_run_that_fits(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    specs = [make_records._run("darts", "nb201", s) for s in (0, 1, 2)]
+    for spec, epochs in zip(specs, (1, 2, 3)):       # seed 2 completes (3 of 3 epochs)
+        run = make_records.nas_kit.prepare_search("darts", "nb201", tiny_data(), profile="smoke",
+                                                  seed=spec["seed"], out=runs / spec["name"],
+                                                  progress=False, device="cpu", epochs=3)
+        for _ in range(epochs):
+            run.run_epoch()
+    size = sum(f.stat().st_size for f in (runs / specs[0]["name"]).iterdir())
+    assert make_records.pick_carry(runs, 10 * size).name == specs[1]["name"]   # 2 of 3 epochs
+    assert make_records.pick_carry(runs, size // 2) is None                    # nothing fits
+    assert make_records.pick_carry(tmp_path / "nowhere", 10 * size) is None

@@ -73,3 +73,23 @@ def test_the_benchmark_runs_every_engine_and_reports_refusals():
     assert by_path["eager"]["eager_alpha_grad_rel_change_at_1e-7_weight_noise"] > 0
     assert "needs a CUDA device" in by_path["graphs"]["error"]
     assert "error" not in by_path["eager"] and by_path["fused"]["speedup_vs_eager"] > 0
+
+
+def test_benchmark_append_adds_rows_of_the_same_shapes_and_device(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "search_speed", Path(__file__).resolve().parents[1] / "benchmarks" / "search_speed.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "b.json"
+    common = ["--shapes", "smoke", "--device", "cpu", "--spaces", "nb201", "--steps", "1",
+              "--warmup", "0", "--engines", "fused", "--out", str(out)]
+    bench.main(common + ["--methods", "darts"])
+    result = bench.main(common + ["--methods", "rf-darts", "--append"])
+    assert [r["method"] for r in result["rows"]] == ["darts", "rf-darts"]
+    import json
+    assert [r["method"] for r in json.loads(out.read_text())["rows"]] == ["darts", "rf-darts"]
+    import pytest
+    with pytest.raises(SystemExit):
+        bench.main(["--shapes", "colab", "--device", "cpu", "--methods", "darts", "--spaces",
+                    "nb201", "--steps", "1", "--out", str(out), "--append"])
