@@ -54,27 +54,39 @@ def graphs_overrides(spec, profile: str, device) -> dict:
 REPLAY_TOLERANCE = {"replay_alpha_grad_rel_diff": 1e-3, "replay_val_loss_rel_diff": 1e-4}
 
 
-def graphs_verified(benchmark: dict) -> tuple[bool, str]:
-    """Whether a GPU speed benchmark (search_speed.py JSON) showed CUDA graphs replaying
-    the eager step (within REPLAY_TOLERANCE) and faster than the fused engine alone."""
-    rows = [r for r in benchmark.get("rows", []) if r.get("path") == "graphs"
-            and "needs a CUDA device" not in r.get("error", "")
-            and "not available with" not in r.get("error", "")]
-    if not rows:
-        return False, "the benchmark has no CUDA-graph rows"
-    for r in rows:
-        where = f"{r['method']}/{r['space']}"
+def graphs_verified(benchmark: dict) -> tuple[dict, dict]:
+    """What a GPU speed benchmark (search_speed.py JSON) showed about CUDA graphs, per
+    (method, space): ``(verified, failed)``, each {(method, space): why}. Verified: the
+    replayed step matched the eager one (within REPLAY_TOLERANCE) and beat the fused
+    engine alone. Rows refused by design (CPU, second order, skip noise) are neither."""
+    verified, failed = {}, {}
+    for r in benchmark.get("rows", []):
+        if r.get("path") != "graphs" or "needs a CUDA device" in r.get("error", "") \
+                or "not available with" in r.get("error", ""):
+            continue
+        key = (r["method"], r["space"])
         if "error" in r:
-            return False, f"{where}: {r['error']}"
-        for key, tol in REPLAY_TOLERANCE.items():
-            if not r.get(key, float("inf")) <= tol:
-                return False, f"{where}: {key} = {r.get(key)} > {tol}"
+            failed[key] = r["error"]
+            continue
+        bad = [f"{k} = {r.get(k)} > {tol}" for k, tol in REPLAY_TOLERANCE.items()
+               if not r.get(k, float("inf")) <= tol]
         fused = next((f for f in benchmark["rows"] if f.get("path") == "fused"
-                      and f["method"] == r["method"] and f["space"] == r["space"]
-                      and "error" not in f), None)
+                      and (f["method"], f["space"]) == key and "error" not in f), None)
         if fused is None or not r["ms_per_step"] < fused["ms_per_step"]:
-            return False, f"{where}: not faster than the fused engine"
-    return True, f"{len(rows)} graphed rows replay the eager step and are faster"
+            bad.append("not faster than the fused engine")
+        if bad:
+            failed[key] = "; ".join(bad)
+        else:
+            verified[key] = (f"replay matches eager, {fused['ms_per_step'] / r['ms_per_step']:.1f}x "
+                             "faster than fused")
+    return verified, failed
+
+
+def graphs_for(spec, verified: dict, failed: dict) -> bool:
+    """Use CUDA graphs for `spec`: its own (method, space) was verified, or it was not
+    benchmarked and first-order DARTS in its space was (the same machinery)."""
+    key = (spec["method"], spec["space"])
+    return key in verified or (key not in failed and ("darts", spec["space"]) in verified)
 
 
 def advance(spec, *, dataset, runs: Path, book: Path, deadline: float, profile: str,
@@ -143,10 +155,11 @@ def main(argv=None):
     p.add_argument("--book", type=Path, default=Path("book/records"))
     p.add_argument("--device", default=None)
     p.add_argument("--cuda-graphs", action="store_true",
-                   help="replay CUDA graphs where the method allows (first order, no masking); "
+                   help="replay CUDA graphs where the method allows (first order, no skip noise); "
                         "use after the speed benchmark has checked replay against eager")
     p.add_argument("--cuda-graphs-if", type=Path, default=None, metavar="BENCHMARK_JSON",
-                   help="--cuda-graphs when this search_speed.py result verifies them")
+                   help="CUDA graphs for the runs whose method and space (or, not benchmarked, "
+                        "DARTS in their space) this search_speed.py result verified")
     p.add_argument("--pick-carry", type=float, default=None, metavar="MIB",
                    help="print the folder of the unfinished run to carry (fits MIB) and exit")
     p.add_argument("--list", action="store_true", help="print the plan's runs and exit")
@@ -166,12 +179,14 @@ def main(argv=None):
         for s in plan:
             print(s["name"], json.dumps(s["overrides"]) if s["overrides"] else "")
         return {}
+    verified, failed = {}, {}
     if args.cuda_graphs_if is not None:
-        ok, why = (graphs_verified(json.loads(args.cuda_graphs_if.read_text()))
-                   if args.cuda_graphs_if.exists() else (False, f"no {args.cuda_graphs_if}"))
-        print(json.dumps({"cuda_graphs": ok, "why": why}), flush=True)
-        args.cuda_graphs = args.cuda_graphs or ok
-    if args.cuda_graphs and not torch.cuda.is_available():
+        if args.cuda_graphs_if.exists():
+            verified, failed = graphs_verified(json.loads(args.cuda_graphs_if.read_text()))
+        print(json.dumps({"cuda_graphs_verified": {f"{m}/{s}": w for (m, s), w in verified.items()},
+                          "cuda_graphs_failed": {f"{m}/{s}": w for (m, s), w in failed.items()},
+                          "benchmark": str(args.cuda_graphs_if)}), flush=True)
+    if (args.cuda_graphs or verified) and not torch.cuda.is_available():
         p.error("--cuda-graphs needs a CUDA device; this machine has none")
     torch.backends.cudnn.benchmark = True   # fixed shapes: let cuDNN pick its fastest kernels
     deadline = time.time() + 60 * args.minutes
@@ -181,7 +196,8 @@ def main(argv=None):
     for spec in plan:
         states[spec["name"]] = advance(spec, dataset=dataset, runs=args.runs, book=args.book,
                                        deadline=deadline, profile=args.profile, device=args.device,
-                                       cuda_graphs=args.cuda_graphs)
+                                       cuda_graphs=args.cuda_graphs
+                                       or graphs_for(spec, verified, failed))
         print(json.dumps({"run": spec["name"], "state": states[spec["name"]]}), flush=True)
         if time.time() > deadline:
             break

@@ -219,7 +219,7 @@ def main(argv=None):
                    help="one batch size for all methods (default: each method's own)")
     p.add_argument("--engines", nargs="+", default=["eager", "fused"],
                    choices=["eager", "fused", "graphs"],
-                   help="graphs = fused + CUDA graphs (GPU only, first-order methods without masking)")
+                   help="graphs = fused + CUDA graphs (GPU only, first-order methods, not skip noise)")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--out", type=Path, default=None, help="JSON output (default: stdout only)")

@@ -13,10 +13,12 @@ A captured pass reads its batch from static input tensors (each step copies its 
 and writes its loss, logits and gradients to static tensors. Learning rates live in the
 optimisers, outside the graphs, so the per-epoch cosine schedule needs no re-capture.
 
-Not captured (refused with a clear error by `check_graphable`): second order (the
-unrolled step perturbs the weights between passes), input masking (random masks from a
-generator inside the pass), and the skip-noise ablation (a noise scale that changes per
-epoch). Steps whose batch has another shape than the captured one run eagerly.
+Input masking (α-DARTS) is captured too: each step draws its random patch mask eagerly,
+from the same generator and in the same order as the eager step, and copies it into the
+pass's static mask input. Not captured (refused with a clear error by
+`check_graphable`): second order (the unrolled step perturbs the weights between
+passes) and the skip-noise ablation (a noise scale that changes per epoch). Steps whose
+batch has another shape than the captured one run eagerly.
 
 Status: the GPU benchmark (`benchmarks/search_speed.py --engines fused graphs`) checks a
 replayed step against an eager one on the same state; see the book's speed appendix for
@@ -39,8 +41,6 @@ def check_graphable(cfg, device: torch.device) -> None:
     reasons = []
     if cfg.order != 1:
         reasons.append("second order (order=2)")
-    if cfg.mask_ratio > 0:
-        reasons.append(f"input masking (mask_ratio={cfg.mask_ratio})")
     if cfg.skip_noise > 0:
         reasons.append(f"the skip-noise ablation (skip_noise={cfg.skip_noise})")
     if reasons:
@@ -133,8 +133,9 @@ class GraphedStep:
     def _capture(self, key: str, batch, params, with_grad: bool, alpha_level: bool) -> _Pass:
         run = self.run
 
-        def fn(x, y):
-            return run.objective(run.model, x, y, alpha_level=alpha_level)
+        def fn(x, y, *mask):
+            return run.objective(run.model, x, y, alpha_level=alpha_level,
+                                 mask=mask[0] if mask else None)
 
         p = _Pass(fn, list(batch), params, self.pool, with_grad)
         if self.pool is None:
@@ -162,16 +163,20 @@ class GraphedStep:
                 self.warm_runs[k] = self.warm_runs.get(k, 0) + 1
             return
 
+        def with_mask(x, y):   # drawn here, in the eager step's order, outside the graph
+            mask = run.objective.draw_mask(x)
+            return (x, y) if mask is None else (x, y, mask)
+
         def alpha_part():
             key = "alpha" if update_alpha else "alpha_eval"
-            out = self._pass(key, (x_v, y_v), run.alphas if update_alpha else [],
+            out = self._pass(key, with_mask(x_v, y_v), run.alphas if update_alpha else [],
                              update_alpha, True)
             if update_alpha:
                 run.alpha_opt.step()
             val_meter.add(out[0], out[1], y_v, out[2])
 
         def w_part():
-            out = self._pass("w", (x_t, y_t), run.weights, True, False)
+            out = self._pass("w", with_mask(x_t, y_t), run.weights, True, False)
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(run.weights, cfg.grad_clip)
             run.w_opt.step()

@@ -51,8 +51,11 @@ def random_patch_mask(batch: int, image_size: tuple[int, int], patch_size: int, 
 
 def apply_patch_mask(x: torch.Tensor, mask: torch.Tensor, patch_size: int, value: float) -> torch.Tensor:
     """x (N, C, H, W), mask (N, H/p, W/p) -> x with masked patches set to `value`."""
-    pixel_mask = mask.repeat_interleave(patch_size, 1).repeat_interleave(patch_size, 2)
-    return x.masked_fill(pixel_mask.unsqueeze(1), value)
+    n, gh, gw = mask.shape
+    p = patch_size
+    # each patch flag broadcast over its p x p pixels (a view, no copy)
+    pixel_mask = mask.view(n, 1, gh, 1, gw, 1).expand(n, 1, gh, p, gw, p).reshape(n, 1, gh * p, gw * p)
+    return x.masked_fill(pixel_mask, value)
 
 
 def masked_patch_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,

@@ -112,14 +112,26 @@ class Objective:
     cfg: SearchConfig
     mask_generator: torch.Generator | None
 
-    def __call__(self, model: Supernet, x: torch.Tensor, y: torch.Tensor, *, alpha_level: bool):
-        """x (N, C, H, W) normalised, y (N,) -> (loss, logits (N, K), parts {name: scalar tensor})."""
+    def draw_mask(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The next random patch mask (N, H/p, W/p) for batch x, or None without masking."""
+        if self.cfg.mask_ratio <= 0:
+            return None
+        return random_patch_mask(x.shape[0], x.shape[-2:], self.cfg.patch_size,
+                                 self.cfg.mask_ratio, self.mask_generator, x.device)
+
+    def __call__(self, model: Supernet, x: torch.Tensor, y: torch.Tensor, *, alpha_level: bool,
+                 mask: torch.Tensor | None = None):
+        """x (N, C, H, W) normalised, y (N,) -> (loss, logits (N, K), parts {name: scalar tensor}).
+
+        mask: the patch mask to use (N, H/p, W/p); None draws the next one (`draw_mask`).
+        CUDA graphs pass it in, drawn outside the captured pass from the same generator.
+        """
         cfg = self.cfg
         parts: dict[str, torch.Tensor] = {}
-        inputs, mask = x, None
-        if cfg.mask_ratio > 0:
-            mask = random_patch_mask(x.shape[0], x.shape[-2:], cfg.patch_size, cfg.mask_ratio,
-                                     self.mask_generator, x.device)
+        inputs = x
+        if mask is None:
+            mask = self.draw_mask(x)
+        if mask is not None:
             inputs = apply_patch_mask(x, mask, cfg.patch_size, cfg.mask_value)
         features = model.features(inputs)
         logits = model.classify(features)

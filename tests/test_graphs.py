@@ -77,6 +77,8 @@ def _without_bn_statistics(state):
     ("darts", "nb201"),          # w-step first (the benchmark authors' order)
     ("pc-darts", "darts"),       # α frozen in the first epoch: the no-grad α pass
     ("fair-darts", "nb201"),     # zero-one loss in the α pass
+    ("mim-darts", "nb201"),      # random patch masks, drawn outside the captured pass
+    ("mim-darts", "darts"),
 ])
 def test_graphed_search_equals_eager_search(fake_cuda_graphs, method, space):
     eager = _record(method, space)

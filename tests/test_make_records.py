@@ -68,7 +68,7 @@ def test_cuda_graphs_only_for_the_runs_whose_method_allows_them():
     assert chosen["darts-nb201-s0"] == {"cuda_graphs": True}
     assert chosen["fair-darts-darts-s0"] == {"cuda_graphs": True}
     assert chosen["darts-2nd-nb201-s0"] == {}          # second order perturbs w between passes
-    assert chosen["mim-darts-nb201-s0"] == {}          # random masks inside the pass
+    assert chosen["mim-darts-nb201-s0"] == {"cuda_graphs": True}   # masks drawn outside
     assert chosen["darts-skipnoise-darts-s0"] == {}    # noise scale changes per epoch
     assert make_records.graphs_overrides(SPEC, "paper", "cpu") == {}
 
@@ -82,20 +82,30 @@ def test_cuda_graphs_refused_without_a_gpu(capsys):
 
 
 def test_graphs_are_used_for_records_only_when_the_benchmark_verified_them():
-    def bench(**graphs):
-        fused = {"method": "darts", "space": "nb201", "path": "fused", "ms_per_step": 40.0}
-        row = {"method": "darts", "space": "nb201", "path": "graphs", "ms_per_step": 12.0,
-               "replay_alpha_grad_rel_diff": 1e-6, "replay_val_loss_rel_diff": 1e-7, **graphs}
-        refused = {"method": "darts-2nd", "space": "nb201", "path": "graphs",
-                   "error": "cuda_graphs=True is not available with second order (order=2)"}
-        return {"rows": [fused, row, refused]}
-    assert make_records.graphs_verified(bench())[0]
-    ok, why = make_records.graphs_verified(bench(replay_alpha_grad_rel_diff=0.3))
-    assert not ok and "darts/nb201: replay_alpha_grad_rel_diff = 0.3" in why
-    assert not make_records.graphs_verified(bench(ms_per_step=50.0))[0]
-    ok, why = make_records.graphs_verified(bench(error="RuntimeError: capture failed"))
-    assert not ok and "capture failed" in why
-    assert not make_records.graphs_verified({"rows": []})[0]
+    def row(method, space, path, ms, **extra):
+        return {"method": method, "space": space, "path": path, "ms_per_step": ms, **extra}
+    ok = dict(replay_alpha_grad_rel_diff=1e-6, replay_val_loss_rel_diff=1e-7)
+    bench = {"rows": [
+        row("darts", "nb201", "fused", 40.0), row("darts", "nb201", "graphs", 12.0, **ok),
+        row("darts", "darts", "fused", 90.0), row("darts", "darts", "graphs", 30.0,
+                                                  replay_alpha_grad_rel_diff=0.3,
+                                                  replay_val_loss_rel_diff=1e-7),
+        row("mim-darts", "nb201", "fused", 40.0), row("mim-darts", "nb201", "graphs", 50.0, **ok),
+        {"method": "pc-darts", "space": "nb201", "path": "graphs", "error": "RuntimeError: capture"},
+        {"method": "darts-2nd", "space": "nb201", "path": "graphs",
+         "error": "cuda_graphs=True is not available with second order (order=2)"},
+    ]}
+    verified, failed = make_records.graphs_verified(bench)
+    assert set(verified) == {("darts", "nb201")} and "3.3x faster" in verified[("darts", "nb201")]
+    assert failed[("darts", "darts")] == "replay_alpha_grad_rel_diff = 0.3 > 0.001"
+    assert failed[("mim-darts", "nb201")] == "not faster than the fused engine"
+    assert failed[("pc-darts", "nb201")] == "RuntimeError: capture"
+    assert ("darts-2nd", "nb201") not in failed          # refused by design, not a failure
+    use = {s["name"]: make_records.graphs_for(s, verified, failed) for s in make_records.PLANS["all"]}
+    assert use["darts-nb201-s1"] and use["fair-darts-nb201-s0"]   # DARTS verified in NB201
+    assert not use["mim-darts-nb201-s0"] and not use["pc-darts-nb201-s0"]   # their own rows failed
+    assert not use["darts-darts-s0"] and not use["fair-darts-darts-s0"]     # DARTS space failed
+    assert make_records.graphs_verified({"rows": []}) == ({}, {})
 
 
 def test_a_partial_record_without_its_checkpoint_is_left_alone(tmp_path, monkeypatch):
