@@ -122,7 +122,7 @@ if "search_speed_smoke_cpu.json" in results:
 # |---|---|---|
 # | dataset resident on the device as uint8, random crop and flip on the device, one persistent iterator per half | built (`nas_kit/data.py`, `DeviceLoader`) | part of every row: no DataLoader workers, no host-to-device copy per step |
 # | fused edges: shared ReLU, grouped convs, one BN and one weighted sum per node | built, default | compare the `eager` and `fused` rows: ATen ops per step, ms per step, saved activations |
-# | CUDA graphs: both forward + backward passes of a step captured once and replayed; optimiser steps stay eager (`nas_kit/graphs.py`, `cuda_graphs=True`) | built, opt-in; its logic is tested on a CPU with a stand-in for the CUDA calls | not yet measured on a GPU: the `graphs` engine of the benchmark will show it |
+# | CUDA graphs: both forward + backward passes of a step captured once and replayed; optimiser steps stay eager; α-DARTS' random patch masks drawn outside the graph (`nas_kit/graphs.py`, `cuda_graphs=True`; not for second order or skip noise) | built, opt-in; its logic is tested on a CPU with a stand-in for the CUDA calls, and no captured pass uses an op that waits for the host | not yet measured on a GPU: the `graphs` engine of the benchmark will show it |
 # | `torch.compile` | not built | — |
 # | TF32 / bf16, channels-last | not tried | — |
 #
