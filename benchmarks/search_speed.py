@@ -194,18 +194,30 @@ def _engine_row(method, space, engine, run, batches, lr, steps, warmup, diffs) -
         diffs[engine] = check_graph_replay(run, batches, lr)
     bs = run.cfg.batch_size
     steps_per_epoch = SEARCH_IMAGES // bs
-    return {
+    # Counts are secondary: one that fails (e.g. the profiler) must not lose the timing.
+    failures = {}
+
+    def secondary(key, fn, *args):
+        try:
+            return fn(*args)
+        except Exception as e:
+            failures[key] = f"{type(e).__name__}: {e}"[:300]
+            return None
+    row = {
         "method": method, "space": space, "path": engine, "batch_size": bs,
         "init_channels": run.cfg.init_channels,
         "cells": run.cfg.layers if space == "darts" else 3 * run.cfg.cells_per_stage,
         "ms_per_step": round(ms, 2), "images_per_s": round(2 * bs * 1000 / ms, 1),
-        "ops_per_step": count_ops(run, batches, lr),
-        "kernels_per_step": count_kernels(run, batches, lr),
-        "saved_activation_mib": saved_activation_mib(run, batches),
+        "ops_per_step": secondary("ops_per_step", count_ops, run, batches, lr),
+        "kernels_per_step": secondary("kernels_per_step", count_kernels, run, batches, lr),
+        "saved_activation_mib": secondary("saved_activation_mib", saved_activation_mib, run, batches),
         "peak_gib": None if peak is None else round(peak, 3),
         "projected_50_epoch_min": round(ms * steps_per_epoch * EPOCHS / 60_000, 1),
         "steps_timed": steps, **diffs.get(engine, {}),
     }
+    if failures:
+        row["count_errors"] = failures
+    return row
 
 
 def main(argv=None):

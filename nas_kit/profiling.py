@@ -93,6 +93,9 @@ def speed_table(result: dict, omit: tuple[str, ...] = ()):
             if k not in omit and any(r.get(k) is not None for r in rows)]
     failed = [f"{r['method']} ({r['space']}, {r.get('path', 'every engine')}): {r['error']}"
               for r in result["rows"] if "error" in r]
+    failed += [f"{r['method']} ({r['space']}, {r['path']}): not measured: "
+               + "; ".join(f"{k} ({why})" for k, why in r["count_errors"].items())
+               for r in rows if r.get("count_errors")]
     return make_table([label for _, label in cols],
                       [[_cell(k, r.get(k)) for k, _ in cols] for r in rows], failed)
 

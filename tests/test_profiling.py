@@ -93,3 +93,24 @@ def test_benchmark_append_adds_rows_of_the_same_shapes_and_device(tmp_path):
     with pytest.raises(SystemExit):
         bench.main(["--shapes", "colab", "--device", "cpu", "--methods", "darts", "--spaces",
                     "nb201", "--steps", "1", "--out", str(out), "--append"])
+
+
+def test_a_failing_count_does_not_lose_the_timing(monkeypatch):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "search_speed", Path(__file__).resolve().parents[1] / "benchmarks" / "search_speed.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    import torch
+
+    def broken(*args):
+        raise RuntimeError("profiler unavailable")
+    monkeypatch.setattr(bench, "count_kernels", broken)
+    rows = bench.bench_method("darts", "nb201", "smoke", torch.device("cpu"), steps=1, warmup=0,
+                              engines=["fused"])
+    assert rows[0]["ms_per_step"] > 0 and rows[0]["kernels_per_step"] is None
+    assert rows[0]["count_errors"] == {"kernels_per_step": "RuntimeError: profiler unavailable"}
+    assert rows[0]["ops_per_step"] > 0
+    table = speed_table({"rows": rows})
+    assert table.notes == ("darts (nb201, fused): not measured: kernels_per_step "
+                           "(RuntimeError: profiler unavailable)",)
