@@ -191,7 +191,10 @@ def _engine_row(method, space, engine, run, batches, lr, steps, warmup, diffs) -
         warmup = max(warmup, run.graphed.warmup + 2)
     ms, peak = time_steps(run, batches, lr, steps, warmup)
     if run.graphed is not None:  # its first step above was an eager warm-up step
-        diffs[engine] = check_graph_replay(run, batches, lr)
+        try:
+            diffs[engine] = check_graph_replay(run, batches, lr)
+        except Exception as e:   # keep the timing; without the check, records will not use graphs
+            diffs[engine] = {"replay_error": f"{type(e).__name__}: {e}"[:300]}
     bs = run.cfg.batch_size
     steps_per_epoch = SEARCH_IMAGES // bs
     # Counts are secondary: one that fails (e.g. the profiler) must not lose the timing.
