@@ -65,8 +65,8 @@ def graphs_verified(benchmark: dict) -> tuple[dict, dict]:
                 or "not available with" in r.get("error", ""):
             continue
         key = (r["method"], r["space"])
-        if "error" in r:
-            failed[key] = r["error"]
+        if "error" in r or "replay_error" in r:
+            failed[key] = r.get("error") or f"replay check failed: {r['replay_error']}"
             continue
         bad = [f"{k} = {r.get(k)} > {tol}" for k, tol in REPLAY_TOLERANCE.items()
                if not r.get(k, float("inf")) <= tol]

@@ -92,6 +92,8 @@ def test_graphs_are_used_for_records_only_when_the_benchmark_verified_them():
                                                   replay_val_loss_rel_diff=1e-7),
         row("mim-darts", "nb201", "fused", 40.0), row("mim-darts", "nb201", "graphs", 50.0, **ok),
         {"method": "pc-darts", "space": "nb201", "path": "graphs", "error": "RuntimeError: capture"},
+        row("rf-darts", "nb201", "fused", 40.0),
+        row("rf-darts", "nb201", "graphs", 10.0, replay_error="RuntimeError: x"),
         {"method": "darts-2nd", "space": "nb201", "path": "graphs",
          "error": "cuda_graphs=True is not available with second order (order=2)"},
     ]}
@@ -100,6 +102,7 @@ def test_graphs_are_used_for_records_only_when_the_benchmark_verified_them():
     assert failed[("darts", "darts")] == "replay_alpha_grad_rel_diff = 0.3 > 0.001"
     assert failed[("mim-darts", "nb201")] == "not faster than the fused engine"
     assert failed[("pc-darts", "nb201")] == "RuntimeError: capture"
+    assert failed[("rf-darts", "nb201")] == "replay check failed: RuntimeError: x"
     assert ("darts-2nd", "nb201") not in failed          # refused by design, not a failure
     use = {s["name"]: make_records.graphs_for(s, verified, failed) for s in make_records.PLANS["all"]}
     assert use["darts-nb201-s1"] and use["fair-darts-nb201-s0"]   # DARTS verified in NB201
