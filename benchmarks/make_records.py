@@ -31,12 +31,7 @@ import nas_kit  # noqa: E402
 from nas_kit.records import load_record  # noqa: E402
 
 # The plans (which records each chapter needs) live in nas_kit.stored, shared with the book.
-from nas_kit.stored import PLANS, SEEDS, run_spec as _run  # noqa: E402,F401
-
-
-def _done(book: Path, name: str) -> bool:
-    path = book / f"{name}.json"
-    return path.exists() and bool(load_record(path).get("complete"))
+from nas_kit.stored import PLANS, run_spec as _run  # noqa: E402,F401  (_run: for callers)
 
 
 def graphs_overrides(spec, profile: str, device) -> dict:
@@ -97,12 +92,12 @@ def advance(spec, *, dataset, runs: Path, book: Path, deadline: float, profile: 
     resume under another engine: how it is computed is not part of what is searched).
     """
     name = spec["name"]
-    if _done(book, name):
+    stored = load_record(book / f"{name}.json") if (book / f"{name}.json").exists() else None
+    if stored is not None and stored.get("complete"):
         return "stored"
-    if (book / f"{name}.json").exists() and not (runs / name / "checkpoint.pt").exists():
-        partial = load_record(book / f"{name}.json")
-        return (f"partial record stored ({len(partial['history'])} of "
-                f"{partial['config']['epochs']} epochs), but its checkpoint is not under {runs}: "
+    if stored is not None and not (runs / name / "checkpoint.pt").exists():
+        return (f"partial record stored ({len(stored['history'])} of "
+                f"{stored['config']['epochs']} epochs), but its checkpoint is not under {runs}: "
                 "carry it to go on, or delete the partial record to start again")
     if torch.cuda.is_available():  # each record's peak memory is its own run's
         torch.cuda.reset_peak_memory_stats()

@@ -126,7 +126,6 @@ class GraphedStep:
         self.run, self.warmup = run, warmup
         self.passes: dict[str, _Pass] = {}
         self.pool = None
-        self.calls = 0
         self.eager_steps = 0
         self.warm_runs: dict[str, int] = {}   # pass key -> eager side-stream runs so far
 
@@ -153,7 +152,6 @@ class GraphedStep:
     def __call__(self, x_t, y_t, x_v, y_v, lr: float, update_alpha: bool, train_meter,
                  val_meter) -> None:
         run, cfg = self.run, self.run.cfg
-        self.calls += 1
         keys = ("w", "alpha" if update_alpha else "alpha_eval")
         if any(self.warm_runs.get(k, 0) < self.warmup for k in keys):
             _on_side_stream(run.device, lambda: run.eager_step(

@@ -33,12 +33,14 @@ from importlib import resources
 
 from .genotypes import NB201Genotype, parse_nb201_genotype
 
-__all__ = ["DATASETS", "SPLITS", "ATTRIBUTION", "NB201Entry", "lookup", "index_of", "arch_of",
+__all__ = ["DATASETS", "SPLITS", "ALL_SKIP", "ATTRIBUTION", "NB201Entry", "lookup", "index_of", "arch_of",
            "accuracy", "optimum", "table", "rank", "N_CELLS"]
 
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 SPLITS = ("test", "valid")
 N_CELLS = 15_625
+#: The cell DARTS collapses to on NAS-Bench-201: every edge a skip connection.
+ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
 _TABLE_FILE = "nb201_200ep.csv.gz"
 
 # (dataset, split) -> NB201Entry attribute. Validation accuracy exists for CIFAR-10 only.

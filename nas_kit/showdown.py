@@ -674,8 +674,7 @@ def plot_nb201(summaries: Sequence[NB201Summary], paper: Mapping[str, PaperNB201
     from .viz import _method_name, _subplots
     fig, axes = _subplots(1, 3, figsize=(13, 3.9), sharey=False)
     names = [s.method for s in summaries]
-    all_skip = nb201.lookup("|skip_connect~0|+|skip_connect~0|skip_connect~1|"
-                            "+|skip_connect~0|skip_connect~1|skip_connect~2|")
+    all_skip = nb201.lookup(nb201.ALL_SKIP)
     for ax, (ds, field_, label) in zip(axes, NB201_COLUMNS):
         for i, s in enumerate(summaries):
             ys = s.accuracy[ds]

@@ -124,10 +124,12 @@ def _fetch(name: str, path: Path, base_url: str, timeout: float) -> str | None:
             data = response.read()
     except urllib.error.HTTPError as e:
         return None if e.code == 404 else f"{url}: HTTP {e.code}"
-    except (urllib.error.URLError, OSError) as e:
-        if isinstance(getattr(e, "reason", None), FileNotFoundError) or isinstance(e, FileNotFoundError):
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, FileNotFoundError):
             return None   # a file:// base without this record: simply not made yet
-        return f"{url}: {getattr(e, 'reason', e)}"
+        return f"{url}: {e.reason}"
+    except OSError as e:   # e.g. a timeout while reading
+        return f"{url}: {e}"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     tmp.write_bytes(data)

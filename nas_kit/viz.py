@@ -594,14 +594,13 @@ def plot_nb201_accuracy(records, *, labels: Sequence[str] | None = None, title: 
     spaces = sorted({str(r.get("space")) for r in records} - {"nb201"})
     if spaces:
         raise ValueError(f"plot_nb201_accuracy needs NAS-Bench-201 records; got space(s) {spaces}")
-    all_skip = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
     fig, axes = _subplots(1, 3, figsize=(13, 3.6), sharex=True)
     for ax, (ds, name) in zip(axes, _NB201_DATASETS):
         for i, rec in enumerate(records):
             epochs, accs = nb201.accuracy_per_epoch(rec, ds)
             label = labels[i] if labels is not None else f"seed {rec.get('seed')}"
             ax.plot(epochs, accs, marker=_MARKERS[i % len(_MARKERS)], ms=4, label=label)
-        ax.axhline(nb201.accuracy(all_skip, ds), color=op_color("skip_connect"), ls="--",
+        ax.axhline(nb201.accuracy(nb201.ALL_SKIP, ds), color=op_color("skip_connect"), ls="--",
                    label="all-skip cell")
         ax.axhline(nb201.accuracy(nb201.optimum(ds).index, ds), color="gray", ls=":",
                    label="best cell")
@@ -657,13 +656,14 @@ def plot_stored(records: Mapping[str, Mapping]) -> list:
     epochs" for a partial search), each title naming the records' provenance."""
     from .stored import label, provenance
     figures = []
-    nb = {n: r for n, r in records.items() if r.get("space") == "nb201"}
+    groups = {space: {n: r for n, r in records.items() if r.get("space") == space}
+              for space in ("nb201", "darts")}
+    nb = groups["nb201"]
     if nb:
         figures.append(plot_nb201_accuracy(list(nb.values()),
                                            labels=[label(n, r) for n, r in nb.items()],
                                            title="stored records: " + provenance(list(nb.values()))))
-    for space in ("nb201", "darts"):
-        group = {n: r for n, r in records.items() if r.get("space") == space}
+    for space, group in groups.items():
         if group:
             fig = plot_skip_counts(list(group.values()), labels=[label(n, r) for n, r in group.items()])
             fig.axes[0].set_title(f"Skip connections in the derived {_SPACE_NAMES[space]} cell"

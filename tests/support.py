@@ -1,4 +1,7 @@
 """Helpers shared by the test modules (not tests themselves)."""
+import importlib.util
+from pathlib import Path
+
 from nas_kit import data
 
 # Fields that legitimately differ between two runs of the same search.
@@ -31,3 +34,12 @@ def die_before_record(monkeypatch, module, n: int) -> None:
             raise KeyboardInterrupt
         real(record, path)
     monkeypatch.setattr(module, "save_record", save)
+
+
+def load_script(name: str):
+    """A script of ``benchmarks/`` (e.g. ``"search_speed"``) imported as a module."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,18 +1,13 @@
 """The record maker pauses at an epoch boundary and resumes to a complete, stored record."""
-import importlib.util
 import itertools
-from pathlib import Path
 
 import pytest
 
 from nas_kit import load_record
 
-from support import strip_timing, tiny_data
+from support import load_script, strip_timing, tiny_data
 
-_spec = importlib.util.spec_from_file_location(
-    "make_records", Path(__file__).resolve().parents[1] / "benchmarks" / "make_records.py")
-make_records = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(make_records)
+make_records = load_script("make_records")
 
 SPEC = make_records._run("darts", "nb201", 0)
 

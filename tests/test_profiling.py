@@ -2,7 +2,12 @@
 import json
 from pathlib import Path
 
+import pytest
+import torch
+
 from nas_kit.profiling import CountOps, engine_agreement, speed_provenance, speed_table
+
+from support import load_script
 
 RESULT = {
     "shapes": "smoke",
@@ -50,7 +55,6 @@ def test_stored_benchmark_files_render():
 
 
 def test_count_ops_counts_computing_ops_not_views():
-    import torch
     x = torch.ones(4, 4)
     with CountOps() as c:
         y = x.view(16).add(1).reshape(4, 4).mul(2)
@@ -59,12 +63,7 @@ def test_count_ops_counts_computing_ops_not_views():
 
 
 def test_the_benchmark_runs_every_engine_and_reports_refusals():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "search_speed", Path(__file__).resolve().parents[1] / "benchmarks" / "search_speed.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    import torch
+    bench = load_script("search_speed")
     rows = bench.bench_method("darts", "nb201", "smoke", torch.device("cpu"), steps=1, warmup=0,
                               engines=["eager", "fused", "graphs"])
     by_path = {r["path"]: r for r in rows}
@@ -76,32 +75,21 @@ def test_the_benchmark_runs_every_engine_and_reports_refusals():
 
 
 def test_benchmark_append_adds_rows_of_the_same_shapes_and_device(tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "search_speed", Path(__file__).resolve().parents[1] / "benchmarks" / "search_speed.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("search_speed")
     out = tmp_path / "b.json"
     common = ["--shapes", "smoke", "--device", "cpu", "--spaces", "nb201", "--steps", "1",
               "--warmup", "0", "--engines", "fused", "--out", str(out)]
     bench.main(common + ["--methods", "darts"])
     result = bench.main(common + ["--methods", "rf-darts", "--append"])
     assert [r["method"] for r in result["rows"]] == ["darts", "rf-darts"]
-    import json
     assert [r["method"] for r in json.loads(out.read_text())["rows"]] == ["darts", "rf-darts"]
-    import pytest
     with pytest.raises(SystemExit):
         bench.main(["--shapes", "colab", "--device", "cpu", "--methods", "darts", "--spaces",
                     "nb201", "--steps", "1", "--out", str(out), "--append"])
 
 
 def test_a_failing_count_does_not_lose_the_timing(monkeypatch):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "search_speed", Path(__file__).resolve().parents[1] / "benchmarks" / "search_speed.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    import torch
+    bench = load_script("search_speed")
 
     def broken(*args):
         raise RuntimeError("profiler unavailable")

@@ -8,7 +8,7 @@ import nas_kit
 from nas_kit import nb201, stored
 from nas_kit.records import RecordError
 
-from support import tiny_data
+from support import load_script, tiny_data
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +39,7 @@ def test_plans_name_every_record_once_and_the_record_maker_uses_them():
     assert len(stored.PLANS["all"]) == len({r["name"] for r in stored.PLANS["all"]})
     with pytest.raises(ValueError, match=r"unknown plan\(s\) \['ch9'\]; valid: ch02"):
         stored.plan("ch9")
-    import importlib.util
-    from pathlib import Path
-    spec = importlib.util.spec_from_file_location(
-        "make_records", Path(__file__).resolve().parents[1] / "benchmarks" / "make_records.py")
-    make_records = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_records)
-    assert make_records.PLANS is stored.PLANS
+    assert load_script("make_records").PLANS is stored.PLANS
 
 
 def test_load_sorts_found_unfinished_and_missing(tmp_path, runs):
