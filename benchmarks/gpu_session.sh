@@ -8,24 +8,30 @@
 # Before the call, on the CPU machine:
 #   mkdir -p .data && cp ../shared/data/cifar10_jpeg_train.npz .data/
 # The device call (its copy of the tree has no .git, so pass the commit):
-#   NAS_KIT_GIT_COMMIT=<sha> OUT=$OUT BENCH_MIN=3 RECORD_MIN=4 bash benchmarks/gpu_session.sh
+#   NAS_KIT_GIT_COMMIT=<sha> OUT=$OUT BENCH_MIN=3 TOTAL_S=570 bash benchmarks/gpu_session.sh
 #   with carry [".data", "runs/records"] and a timeout that leaves a minute to spare.
 # Carry: .data/ (only cifar10_jpeg_train.npz, 44.7 MiB: no decode cache, no test file) and
 # runs/records/ (checkpoints of unfinished runs). With the tracked tree (~3 MiB) the 64 MiB
 # limit leaves ~16 MiB: one NAS-Bench-201 checkpoint (13.4 MiB at paper shapes) fits, a
 # DARTS-space one (16.6 MiB for darts, 47 MiB for mim-darts) does not, so DARTS-space runs
 # that do not finish in one window stay partial records.
-# What comes back: session.log, search_speed_paper_gpu.json, records.tar, carry.tar.
+# What comes back: session.log, search_speed_paper_gpu.json, records_*.log (one per records
+# process, at most 4), records.tar, carry.tar.
 # Afterwards: untar records.tar into book/ and commit the records unchanged (complete ones,
 # and partial ones the book shows as "k of N epochs"); commit the benchmark JSON to
 # benchmarks/results/search_speed_paper_gpu.json (its env names the GPU); untar carry.tar into
 # runs/records/ (git-ignored) to carry next time.
 #   BENCH_MIN   minutes for the benchmark (default 3; 0 skips it)
 #   RECORD_MIN  minutes for records (default 5)
+#   TOTAL_S     if set, the whole call's seconds: records get what the benchmark left, less
+#               a minute for packing (overrides RECORD_MIN)
 #   PLAN        make_records plan (default all)
+#   RECORD_ARGS extra make_records.py arguments (a CPU dry run: "--profile smoke --dataset synthetic")
+#   NB201_WORKERS  NAS-Bench-201 record processes (default: the benchmark's launch headroom)
 #   GRAPHS_FROM benchmark JSON that must verify CUDA graphs before records use them
 #               (default: this call's benchmark, or the committed one when BENCH_MIN=0)
 set -u
+START=$(date +%s)
 OUT=${OUT:-/tmp/nas_kit_out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
@@ -59,11 +65,35 @@ if [ "$BENCH_MIN" != 0 ]; then
     echo "benchmark (more) exit $?" >> "$LOG"
   fi
 fi
-# CUDA graphs for the records only if the benchmark above checked them against eager
-echo "== records $(date -u +%T)" >> "$LOG"
-python benchmarks/make_records.py --plan "$PLAN" --minutes "$RECORD_MIN" \
-  --cuda-graphs-if "$GRAPHS_FROM" --runs runs/records --book book/records >> "$LOG" 2>&1
-echo "records exit $?" >> "$LOG"
+# Records: the DARTS-space runs in one process, the NAS-Bench-201 runs shared among as many
+# processes as the benchmark's launch headroom allows (step time / GPU busy time: a
+# launch-bound step leaves the GPU idle for another process's kernels), in priority order.
+# CUDA graphs only where the benchmark above checked them against eager.
+python -c "import nas_kit; nas_kit.data.load_dataset('cifar10-jpeg', 'train')" >> "$LOG" 2>&1
+if [ "${TOTAL_S:-0}" -gt 0 ]; then   # records get what is left of the call, less the packing
+  RECORD_S=$(( START + TOTAL_S - 55 - $(date +%s) ))
+  [ "$RECORD_S" -lt 30 ] && RECORD_S=30
+  RECORD_MIN=$(python -c "print($RECORD_S / 60)")
+fi
+RECORD_S=$(python -c "print(int(float('$RECORD_MIN') * 60))")
+N=${NB201_WORKERS:-$(python benchmarks/make_records.py --headroom "$GRAPHS_FROM" 2>> "$LOG")}
+N=${N:-1}
+export NAS_KIT_CONCURRENT_RUNS=$((N + 1))
+echo "== records $(date -u +%T): 1 DARTS-space process + $N NAS-Bench-201 processes" >> "$LOG"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}   # record processes launch kernels; their CPU math is small
+common=(--plan "$PLAN" --minutes "$RECORD_MIN" --order priority --cuda-graphs-if "$GRAPHS_FROM"
+        --runs runs/records --book book/records ${RECORD_ARGS:-})
+# a run that would end past the deadline is killed (its last epoch's record is collected below)
+hard=(timeout -s INT $((RECORD_S + 25)))
+"${hard[@]}" python benchmarks/make_records.py "${common[@]}" --space darts > "$OUT/records_darts.log" 2>&1 &
+pids=($!)
+for k in $(seq 0 $((N - 1))); do
+  "${hard[@]}" python benchmarks/make_records.py "${common[@]}" --space nb201 --share "$k/$N" \
+    > "$OUT/records_nb201_$k.log" 2>&1 &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; echo "records process $pid exit $?" >> "$LOG"; done
+python benchmarks/make_records.py --runs runs/records --book book/records --collect >> "$LOG" 2>&1
 # What comes back is limited (8 files, 16 MiB each), so pack it: all stored records in one
 # tar (commit them unchanged), and the one unfinished run worth carrying to the next window.
 [ -d book/records ] && tar -cf "$OUT/records.tar" -C book records

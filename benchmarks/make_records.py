@@ -21,6 +21,7 @@ import json
 import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,6 +30,7 @@ import torch  # noqa: E402
 
 import nas_kit  # noqa: E402
 from nas_kit.records import load_record  # noqa: E402
+from nas_kit.search import NonFiniteError  # noqa: E402
 
 # The plans (which records each chapter needs) live in nas_kit.stored, shared with the book.
 from nas_kit.stored import PLANS, run_spec as _run  # noqa: E402,F401  (_run: for callers)
@@ -84,13 +86,62 @@ def graphs_for(spec, verified: dict, failed: dict) -> bool:
     return key in verified or (key not in failed and ("darts", spec["space"]) in verified)
 
 
+def engine_for(spec, benchmark: dict | None) -> dict:
+    """{'engine': 'eager'} when the GPU benchmark saw the fused engine fail for the run's
+    method and space (or, not benchmarked, for DARTS in its space) while eager worked; else {}
+    (the default engine). A window is too short to lose to one engine's bug."""
+    if not benchmark:
+        return {}
+    rows = benchmark.get("rows", [])
+
+    def status(method, space):
+        by = {r["path"]: "error" not in r for r in rows if (r["method"], r["space"]) == (method, space)}
+        return by.get("fused"), by.get("eager")
+    fused_ok, eager_ok = status(spec["method"], spec["space"])
+    if fused_ok is None:
+        fused_ok, eager_ok = status("darts", spec["space"])
+    return {"engine": "eager"} if fused_ok is False and eager_ok else {}
+
+
+def launch_headroom(benchmark: dict, space: str, cap: int = 3) -> int:
+    """How many runs of `space` can share the GPU usefully: step time over GPU busy time of
+    the engine the records will use for DARTS there (CUDA graphs if verified, else fused, else
+    eager), floored, between 1 and `cap`. A launch-bound step leaves the GPU idle, and another
+    process's kernels fill the gaps; a step that keeps the GPU busy gains nothing from company."""
+    verified, _ = graphs_verified(benchmark)
+    rows = {r["path"]: r for r in benchmark.get("rows", [])
+            if (r.get("method"), r.get("space")) == ("darts", space) and "error" not in r}
+    paths = (["graphs"] if ("darts", space) in verified else []) + ["fused", "eager"]
+    row = next((rows[p] for p in paths if p in rows), None)
+    if row is None or not row.get("gpu_busy_ms"):
+        return 1
+    return max(1, min(cap, int(row["ms_per_step"] / row["gpu_busy_ms"])))
+
+
+def priority_order(plan: list[dict]) -> list[dict]:
+    """The plan in the order a short window is best spent: NAS-Bench-201 before the DARTS
+    space (a 50-epoch DARTS-space search rarely fits one window), second order last (no CUDA
+    graphs, several times slower per step), each method's recipe (all seeds, seed 0 first)
+    before the ablations (tagged runs), then plan order."""
+    def key(item):
+        i, spec = item
+        tagged = spec["name"] != f"{spec['method']}-{spec['space']}-s{spec['seed']}"
+        return (spec["space"] != "nb201", spec["method"] == "darts-2nd", tagged, spec["seed"], i)
+    return [spec for _, spec in sorted(enumerate(plan), key=key)]
+
+
 def advance(spec, *, dataset, runs: Path, book: Path, deadline: float, profile: str,
-            device=None, cuda_graphs: bool = False) -> str:
+            device=None, cuda_graphs: bool = False, engine: dict | None = None,
+            timing: dict | None = None) -> str:
     """Run `spec` from its checkpoint until done or the deadline; returns its state.
 
     cuda_graphs: replay CUDA graphs for the runs whose method allows them (a run may
     resume under another engine: how it is computed is not part of what is searched).
+    timing: {"epoch_seconds": s} shared across calls: the last epoch's wall time, so that a
+    run is not started when its first epoch (estimated from the previous run's) would end
+    past the deadline; updated here.
     """
+    timing = {} if timing is None else timing
     name = spec["name"]
     stored = load_record(book / f"{name}.json") if (book / f"{name}.json").exists() else None
     if stored is not None and stored.get("complete"):
@@ -105,7 +156,8 @@ def advance(spec, *, dataset, runs: Path, book: Path, deadline: float, profile: 
     how = graphs_overrides(spec, profile, device) if cuda_graphs else {}
     run = nas_kit.prepare_search(spec["method"], spec["space"], dataset, profile=profile,
                                  seed=spec["seed"], out=runs / name, resume=True,
-                                 device=device, progress=False, **spec["overrides"], **how)
+                                 device=device, progress=False, **spec["overrides"], **how,
+                                 **(engine or {}))
     last = None
     while run.epoch < run.cfg.epochs:
         if last is not None and time.time() + 1.15 * last > deadline:
@@ -113,16 +165,35 @@ def advance(spec, *, dataset, runs: Path, book: Path, deadline: float, profile: 
             # under runs/ lets the next window go on.
             shutil.copyfile(runs / name / "record.json", book / f"{name}.json")
             return f"paused at epoch {run.epoch}/{run.cfg.epochs} (partial record stored)"
-        if last is None and time.time() > deadline:
+        if last is None and time.time() + 1.15 * timing.get("epoch_seconds", 0.0) > deadline:
+            if run.epoch:   # resumed but no epoch fits: its stored partial record stands
+                return f"not resumed (epoch {run.epoch}/{run.cfg.epochs}): no epoch fits"
             return f"not started (epoch {run.epoch}/{run.cfg.epochs})"
         t0 = time.time()
         entry = run.run_epoch()
-        last = time.time() - t0
+        last = timing["epoch_seconds"] = time.time() - t0
         print(json.dumps({"run": name, "epoch": entry["epoch"], "of": run.cfg.epochs,
                           "seconds": round(last, 1), "val_acc": entry["val_acc"],
                           "genotype": entry["genotype"]}), flush=True)
     shutil.copyfile(runs / name / "record.json", book / f"{name}.json")
     return "complete"
+
+
+def collect(runs: Path, book: Path) -> list[str]:
+    """Copy each run's record from ``runs`` to ``book`` where the book has none or an older
+    one (fewer epochs): a safety net for a window cut short (a process killed before it could
+    store its partial record). Returns the names copied."""
+    copied = []
+    for src in sorted(runs.glob("*/record.json")):
+        dst = book / f"{src.parent.name}.json"
+        new = load_record(src)
+        if dst.exists() and len(load_record(dst)["history"]) >= len(new["history"]):
+            continue
+        if new["history"]:
+            book.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+            copied.append(src.parent.name)
+    return copied
 
 
 def pick_carry(runs: Path, limit_bytes: int) -> Path | None:
@@ -157,13 +228,44 @@ def main(argv=None):
                         "DARTS in their space) this search_speed.py result verified")
     p.add_argument("--pick-carry", type=float, default=None, metavar="MIB",
                    help="print the folder of the unfinished run to carry (fits MIB) and exit")
+    p.add_argument("--space", choices=["darts", "nb201"], default=None,
+                   help="only the plan's runs in this search space")
+    p.add_argument("--order", choices=["plan", "priority"], default="plan",
+                   help="priority: NB201 first, seed 0 first, recipes before ablations")
+    p.add_argument("--share", default=None, metavar="K/N",
+                   help="this process takes runs K, K+N, K+2N, ... of the (ordered) plan: "
+                        "N processes with K = 0..N-1 share the GPU without overlap")
+    p.add_argument("--headroom", type=Path, default=None, metavar="BENCHMARK_JSON",
+                   help="print how many NAS-Bench-201 runs can share the GPU (launch_headroom) "
+                        "and exit")
+    p.add_argument("--collect", action="store_true",
+                   help="copy records under --runs newer than --book's (a cut-short window) and exit")
     p.add_argument("--list", action="store_true", help="print the plan's runs and exit")
     args = p.parse_args(argv)
     if args.pick_carry is not None:
         folder = pick_carry(args.runs, int(args.pick_carry * 2**20))
         print(folder.name if folder is not None else "")
         return {}
+    if args.collect:
+        print(json.dumps({"collected": collect(args.runs, args.book)}))
+        return {}
+    if args.headroom is not None:
+        bench = json.loads(args.headroom.read_text()) if args.headroom.exists() else {}
+        print(launch_headroom(bench, "nb201"))
+        return {}
     plan = PLANS[args.plan]
+    if args.space:
+        plan = [s for s in plan if s["space"] == args.space]
+    if args.order == "priority":
+        plan = priority_order(plan)
+    if args.share:
+        try:
+            k, n = (int(v) for v in args.share.split("/"))
+            if not 0 <= k < n:
+                raise ValueError
+        except ValueError:
+            p.error(f"--share {args.share!r}: expected K/N with 0 <= K < N, e.g. 0/3")
+        plan = plan[k::n]
     if args.only:
         names = {s["name"] for s in plan}
         unknown = sorted(set(args.only) - names)
@@ -174,10 +276,11 @@ def main(argv=None):
         for s in plan:
             print(s["name"], json.dumps(s["overrides"]) if s["overrides"] else "")
         return {}
-    verified, failed = {}, {}
+    verified, failed, bench = {}, {}, None
     if args.cuda_graphs_if is not None:
         if args.cuda_graphs_if.exists():
-            verified, failed = graphs_verified(json.loads(args.cuda_graphs_if.read_text()))
+            bench = json.loads(args.cuda_graphs_if.read_text())
+            verified, failed = graphs_verified(bench)
         print(json.dumps({"cuda_graphs_verified": {f"{m}/{s}": w for (m, s), w in verified.items()},
                           "cuda_graphs_failed": {f"{m}/{s}": w for (m, s), w in failed.items()},
                           "benchmark": str(args.cuda_graphs_if)}), flush=True)
@@ -187,12 +290,25 @@ def main(argv=None):
     deadline = time.time() + 60 * args.minutes
     dataset = nas_kit.data.load_dataset(args.dataset, "train") if args.dataset != "synthetic" \
         else nas_kit.data.synthetic(n=64, image_size=16, seed=0)
-    states = {}
+    states, timing = {}, {}
     for spec in plan:
-        states[spec["name"]] = advance(spec, dataset=dataset, runs=args.runs, book=args.book,
-                                       deadline=deadline, profile=args.profile, device=args.device,
-                                       cuda_graphs=args.cuda_graphs
-                                       or graphs_for(spec, verified, failed))
+        kw = dict(dataset=dataset, runs=args.runs, book=args.book, deadline=deadline,
+                  profile=args.profile, device=args.device, engine=engine_for(spec, bench),
+                  timing=timing)
+        graphs = args.cuda_graphs or graphs_for(spec, verified, failed)
+        try:
+            states[spec["name"]] = advance(spec, cuda_graphs=graphs, **kw)
+        except Exception as e:  # one run's failure must not cost the window's other runs
+            traceback.print_exc()
+            states[spec["name"]] = f"failed: {type(e).__name__}: {e}"[:400]
+            if graphs and not isinstance(e, NonFiniteError):
+                # resume from its last checkpoint without CUDA graphs (same algorithm)
+                try:
+                    states[spec["name"]] = advance(spec, cuda_graphs=False, **kw) \
+                        + " (without CUDA graphs, after: " + states[spec["name"]] + ")"
+                except Exception as e2:
+                    traceback.print_exc()
+                    states[spec["name"]] += f"; without graphs: {type(e2).__name__}: {e2}"[:400]
         print(json.dumps({"run": spec["name"], "state": states[spec["name"]]}), flush=True)
         if time.time() > deadline:
             break

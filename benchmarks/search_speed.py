@@ -12,7 +12,7 @@ same process, so the rows compare like with like. Before timing, one step of eac
 on the same weights, α and batch is compared: the fused row carries the relative
 difference of the α-gradient (`alpha_grad_rel_diff`) and of the two losses.
 `ops_per_step` counts ATen ops that compute (any device; a proxy for kernel launches);
-`kernels_per_step` counts CUDA kernels (GPU only).
+`kernels_per_step` counts CUDA kernels and `gpu_busy_ms` sums their durations (GPU only).
 """
 from __future__ import annotations
 
@@ -42,15 +42,18 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def count_kernels(run, batches, lr) -> int | None:
-    """CUDA kernels launched by one step (torch.profiler), None on CPU."""
+def profile_kernels(run, batches, lr) -> tuple[int, float] | tuple[None, None]:
+    """(CUDA kernels launched by one step, GPU busy ms: the sum of their durations), from
+    torch.profiler; (None, None) on CPU. Step time over busy time says how launch-bound the
+    step is (how much idle GPU time other work could fill)."""
     if run.device.type != "cuda":
-        return None
+        return None, None
     from torch.profiler import ProfilerActivity, profile
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         run.step(*batches, lr, True)
         _sync(run.device)
-    return sum(1 for e in prof.events() if e.device_type.name == "CUDA")
+    kernels = [e for e in prof.events() if e.device_type.name == "CUDA"]
+    return len(kernels), round(sum(e.time_range.elapsed_us() for e in kernels) / 1000, 2)
 
 
 def count_ops(run, batches, lr) -> int:
@@ -206,13 +209,15 @@ def _engine_row(method, space, engine, run, batches, lr, steps, warmup, diffs) -
         except Exception as e:
             failures[key] = f"{type(e).__name__}: {e}"[:300]
             return None
+    kernels, busy_ms = secondary("kernels_per_step", profile_kernels, run, batches, lr) \
+        or (None, None)
     row = {
         "method": method, "space": space, "path": engine, "batch_size": bs,
         "init_channels": run.cfg.init_channels,
         "cells": run.cfg.layers if space == "darts" else 3 * run.cfg.cells_per_stage,
         "ms_per_step": round(ms, 2), "images_per_s": round(2 * bs * 1000 / ms, 1),
         "ops_per_step": secondary("ops_per_step", count_ops, run, batches, lr),
-        "kernels_per_step": secondary("kernels_per_step", count_kernels, run, batches, lr),
+        "kernels_per_step": kernels, "gpu_busy_ms": busy_ms,
         "saved_activation_mib": secondary("saved_activation_mib", saved_activation_mib, run, batches),
         "peak_gib": None if peak is None else round(peak, 3),
         "projected_50_epoch_min": round(ms * steps_per_epoch * EPOCHS / 60_000, 1),

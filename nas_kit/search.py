@@ -15,6 +15,7 @@ checkpoint is written, so an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,17 @@ from .records import SEARCH_FORMAT, environment, round_sig, save_record
 from .spaces import Supernet, build_supernet
 from .spaces.mixed import MixedOp
 from .spaces.ops import Identity, NoisyIdentity
+
+
+def _concurrent_runs() -> int | None:
+    """``$NAS_KIT_CONCURRENT_RUNS``: how many searches (this one included) share the GPU, as
+    set by whoever launched them in parallel (benchmarks/gpu_session.sh); None if unset."""
+    value = os.environ.get("NAS_KIT_CONCURRENT_RUNS")
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"NAS_KIT_CONCURRENT_RUNS={value!r}: expected a whole number >= 1")
+    return int(value)
 
 
 class NonFiniteError(RuntimeError):
@@ -393,6 +405,9 @@ class SearchRun:
             "extra": {f"{level}_{k}": round_sig(v) for level, m in (("train", train), ("val", val))
                       for k, v in m.items() if k not in ("loss", "acc")},
         }
+        shared = _concurrent_runs()
+        if shared is not None:   # other searches shared the GPU: this epoch's seconds say so
+            entry["concurrent_runs"] = shared
         self.epoch += 1
         rec = self.record
         rec["history"].append(entry)
