@@ -48,7 +48,7 @@ def graphs_overrides(spec, profile: str, device) -> dict:
     return {"cuda_graphs": True}
 
 
-REPLAY_TOLERANCE = {"replay_alpha_grad_rel_diff": 1e-3, "replay_val_loss_rel_diff": 1e-4}
+from nas_kit.profiling import REPLAY_TOLERANCE  # noqa: E402  (shared with the speed appendix)
 
 
 def graphs_verified(benchmark: dict) -> tuple[dict, dict]:

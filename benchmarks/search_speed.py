@@ -42,18 +42,26 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def profile_kernels(run, batches, lr) -> tuple[int, float] | tuple[None, None]:
-    """(CUDA kernels launched by one step, GPU busy ms: the sum of their durations), from
-    torch.profiler; (None, None) on CPU. Step time over busy time says how launch-bound the
-    step is (how much idle GPU time other work could fill)."""
+def profile_kernels(run, batches, lr, top: int = 8):
+    """(CUDA kernels launched by one step, GPU busy ms: the sum of their durations, the
+    `top` kernels by total time as [name, launches, ms]) from torch.profiler; Nones on CPU.
+    Step time over busy time says how launch-bound the step is; the top kernels say where a
+    GPU-bound step's time goes."""
     if run.device.type != "cuda":
-        return None, None
+        return None, None, None
     from torch.profiler import ProfilerActivity, profile
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         run.step(*batches, lr, True)
         _sync(run.device)
     kernels = [e for e in prof.events() if e.device_type.name == "CUDA"]
-    return len(kernels), round(sum(e.time_range.elapsed_us() for e in kernels) / 1000, 2)
+    by_name: dict[str, list] = {}
+    for e in kernels:
+        entry = by_name.setdefault(e.name, [0, 0.0])
+        entry[0] += 1
+        entry[1] += e.time_range.elapsed_us() / 1000
+    heavy = sorted(by_name.items(), key=lambda kv: -kv[1][1])[:top]
+    return (len(kernels), round(sum(v[1] for v in by_name.values()), 2),
+            [[name[:120], n, round(ms, 2)] for name, (n, ms) in heavy])
 
 
 def count_ops(run, batches, lr) -> int:
@@ -153,18 +161,25 @@ def compare_first_step(runs, batches, lr) -> dict[str, dict[str, float]]:
 
 
 def time_steps(run, batches, lr, steps, warmup):
+    """(ms per step, peak allocated GiB, peak reserved GiB). Peaks count from before the
+    warm-up: a CUDA graph's memory is allocated at capture, into a private pool that its
+    replays then reuse without the allocator seeing it."""
+    if run.device.type == "cuda":
+        _sync(run.device)
+        torch.cuda.empty_cache()   # what earlier engines' runs left cached is not this one's
+        torch.cuda.reset_peak_memory_stats(run.device)
     for _ in range(warmup):
         run.step(*batches, lr, True)
     _sync(run.device)
-    if run.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(run.device)
     t0 = time.perf_counter()
     for _ in range(steps):
         run.step(*batches, lr, True)
     _sync(run.device)
     ms = 1000 * (time.perf_counter() - t0) / steps
-    peak = torch.cuda.max_memory_allocated(run.device) / 2**30 if run.device.type == "cuda" else None
-    return ms, peak
+    if run.device.type != "cuda":
+        return ms, None, None
+    return (ms, torch.cuda.max_memory_allocated(run.device) / 2**30,
+            torch.cuda.max_memory_reserved(run.device) / 2**30)
 
 
 def bench_method(method, space, shapes, device, steps, warmup, engines, batch_size=None):
@@ -198,7 +213,7 @@ def _engine_row(method, space, engine, run, batches, lr, steps, warmup, diffs) -
     """Timing, counts and memory of one engine's prepared run."""
     if run.graphed is not None:  # warm-up and capture must not be timed
         warmup = max(warmup, run.graphed.warmup + 2)
-    ms, peak = time_steps(run, batches, lr, steps, warmup)
+    ms, peak, peak_reserved = time_steps(run, batches, lr, steps, warmup)
     if run.graphed is not None:  # its first step above was an eager warm-up step
         try:
             diffs[engine] = check_graph_replay(run, batches, lr)
@@ -215,17 +230,18 @@ def _engine_row(method, space, engine, run, batches, lr, steps, warmup, diffs) -
         except Exception as e:
             failures[key] = f"{type(e).__name__}: {e}"[:300]
             return None
-    kernels, busy_ms = secondary("kernels_per_step", profile_kernels, run, batches, lr) \
-        or (None, None)
+    kernels, busy_ms, top_kernels = secondary("kernels_per_step", profile_kernels, run, batches,
+                                              lr) or (None, None, None)
     row = {
         "method": method, "space": space, "path": engine, "batch_size": bs,
         "init_channels": run.cfg.init_channels,
         "cells": run.cfg.layers if space == "darts" else 3 * run.cfg.cells_per_stage,
         "ms_per_step": round(ms, 2), "images_per_s": round(2 * bs * 1000 / ms, 1),
         "ops_per_step": secondary("ops_per_step", count_ops, run, batches, lr),
-        "kernels_per_step": kernels, "gpu_busy_ms": busy_ms,
+        "kernels_per_step": kernels, "gpu_busy_ms": busy_ms, "top_kernels": top_kernels,
         "saved_activation_mib": secondary("saved_activation_mib", saved_activation_mib, run, batches),
         "peak_gib": None if peak is None else round(peak, 3),
+        "peak_reserved_gib": None if peak_reserved is None else round(peak_reserved, 3),
         "projected_50_epoch_min": round(ms * steps_per_epoch * EPOCHS / 60_000, 1),
         "steps_timed": steps, **diffs.get(engine, {}),
     }

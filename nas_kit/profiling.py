@@ -64,11 +64,13 @@ SPEED_COLUMNS = (
     ("space", "space"), ("method", "method"), ("path", "engine"), ("batch_size", "batch"),
     ("ms_per_step", "ms / step"), ("speedup_vs_eager", "× vs eager"),
     ("ops_per_step", "ATen ops / step"), ("kernels_per_step", "CUDA kernels / step"),
-    ("peak_gib", "peak GPU GiB"), ("saved_activation_mib", "saved activations MiB"),
+    ("gpu_busy_ms", "GPU busy ms / step"),
+    ("peak_gib", "peak GPU GiB"), ("peak_reserved_gib", "peak reserved GiB"), ("saved_activation_mib", "saved activations MiB"),
     ("projected_50_epoch_min", "50-epoch search, min (projected)"),
     ("alpha_grad_rel_diff", "α-grad rel. diff vs eager"),
     ("eager_alpha_grad_rel_change_at_1e-7_weight_noise", "eager α-grad change at 1e-7 weight noise"),
     ("replay_alpha_grad_rel_diff", "replayed vs eager step, α-grad rel. diff"),
+    ("eager_repeat_alpha_grad_rel_diff", "eager step repeated, α-grad rel. diff"),
 )
 
 
@@ -121,3 +123,60 @@ def speed_provenance(result: dict) -> str:
     env = result["env"]
     return (f"{env.get('device_name')} · torch {env.get('torch')} · {result['shapes']} shapes · "
             f"commit {(env.get('git_commit') or 'unknown')[:7]} · {env.get('date', '')[:10]}")
+
+
+# Issue 3's goals for one GPU at paper shapes (batch 64 in the DARTS space): what must hold.
+SPEED_TARGETS = (
+    # (goal, method, space, row key, upper bound, unit)
+    ("DARTS space, first order: one search step", "darts", "darts", "ms_per_step", 50.0, "ms"),
+    ("DARTS space, first order: 50-epoch search (projected from the step)", "darts", "darts",
+     "projected_50_epoch_min", 20.0, "min"),
+    ("DARTS space, second order: one search step", "darts-2nd", "darts", "ms_per_step", 150.0, "ms"),
+    ("NAS-Bench-201, first order: 50-epoch search (projected from the step)", "darts", "nb201",
+     "projected_50_epoch_min", 5.0, "min"),
+    ("DARTS space, first order: peak GPU memory at batch 64", "darts", "darts", "peak_gib",
+     8e9 / 2**30, "GiB"),
+)
+#: A CUDA-graph row counts only where its replay matched the eager step within these.
+REPLAY_TOLERANCE = {"replay_alpha_grad_rel_diff": 1e-3, "replay_val_loss_rel_diff": 1e-4}
+
+
+def replay_verified(row: dict) -> bool:
+    """A graphs row whose replayed step matched the eager step (within REPLAY_TOLERANCE)."""
+    return "replay_error" not in row and all(
+        row.get(k) is not None and row[k] <= tol for k, tol in REPLAY_TOLERANCE.items())
+
+
+def speed_targets(results: dict[str, dict]):
+    """A `Table`: each of SPEED_TARGETS against the best GPU measurement in ``results``
+    ({file name: benchmark JSON}). Graphs rows whose replay was not verified are not
+    counted (they are named in the notes); memory is read from eager and fused rows only
+    where a file measured graphs memory after capture (no ``peak_reserved_gib``)."""
+    from .tables import make_table
+    rows, notes = [], []
+    for goal, method, space, key, bound, unit in SPEED_TARGETS:
+        found = []
+        for name, result in results.items():
+            if result.get("env", {}).get("device") != "cuda":
+                continue
+            for r in result["rows"]:
+                if (r.get("method"), r.get("space")) != (method, space) or "error" in r \
+                        or r.get(key) is None:
+                    continue
+                if r.get("path") == "graphs" and not replay_verified(r):
+                    notes.append(f"{goal}: graphs row in {name} not counted ({r[key]:g} {unit}): "
+                                 "its replay check did not pass")
+                    continue
+                if key == "peak_gib" and r.get("path") == "graphs" and "peak_reserved_gib" not in r:
+                    notes.append(f"{goal}: graphs row in {name} not counted: its peak was taken "
+                                 "after the capture, which allocates the graph's memory")
+                    continue
+                found.append((r[key], r.get("path"), name))
+        if not found:
+            rows.append([goal, f"≤ {bound:.3g} {unit}", "not measured", "–", "–", "–"])
+            continue
+        value, path, name = min(found)
+        rows.append([goal, f"≤ {bound:.3g} {unit}", f"{value:g} {unit}", path, name,
+                     "yes" if value <= bound else "no"])
+    return make_table(["goal", "target", "best measured", "engine", "file", "met"], rows,
+                      list(dict.fromkeys(notes)))
