@@ -29,7 +29,7 @@ from .records import RecordError, load_record
 from .tables import Table, make_table
 
 __all__ = ["SEEDS", "PLANS", "RECORDS_URL", "run_spec", "plan", "Stored", "load", "epochs_done",
-           "provenance", "label", "summary_table", "final_skip_count"]
+           "provenance", "label", "summary_table", "final_skip_count", "shared_gpu"]
 
 SEEDS = (0, 1, 2)
 #: Where Colab fetches stored records from (the book's repository, branch main).
@@ -226,15 +226,28 @@ def summary_table(records: Mapping[str, Mapping[str, Any]], notes: Sequence[str]
     accuracies, search time and peak memory. The table's last note is the records'
     provenance."""
     from . import nb201
-    rows = []
+    rows, shared_most = [], 0
     for name, r in records.items():
         accs = ["–"] * 3
         if r["space"] == "nb201":
             accs = [f"{nb201.accuracy(r['genotype'], d):.2f}"
                     for d in ("cifar10", "cifar100", "imagenet16-120")]
+        shared = shared_gpu(r)
+        shared_most = max(shared_most, shared)
+        minutes = f"{r['total_seconds'] / 60:.1f}" + (" †" if shared > 1 else "")
         rows.append([f"{name}.json", r["method"], r["space"], r["seed"], epochs_done(r),
-                     final_skip_count(r), *accs, f"{r['total_seconds'] / 60:.1f}", _peak_gib(r),
+                     final_skip_count(r), *accs, minutes, _peak_gib(r),
                      r["env"].get("device_name") or "?"])
     header = ["record", "method", "space", "seed", "epochs", "skips in last cell",
               "NB201 C10 test %", "C100 %", "IN16-120 %", "search min", "peak GiB", "device"]
+    if shared_most > 1:
+        notes = [*notes, f"† searched while up to {shared_most} searches shared the GPU "
+                 "(record-making processes started together): the time is not this search's "
+                 "alone"]
     return make_table(header, rows, [*notes, "Records: " + provenance(list(records.values()))])
+
+
+def shared_gpu(record: Mapping[str, Any]) -> int:
+    """The most searches that shared the GPU in any epoch of `record` (its epochs'
+    ``concurrent_runs``; 1 where not recorded)."""
+    return max((e.get("concurrent_runs") or 1 for e in record["history"]), default=1)

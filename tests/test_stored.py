@@ -1,4 +1,5 @@
 """Stored records: the chapters' plans, loading (checksums checked), fetching, the summary."""
+import copy
 import json
 import shutil
 
@@ -106,7 +107,18 @@ def test_summary_table_looks_up_the_final_cells(runs):
     darts_cell = nas_kit.parse_genotype(records["darts"]["genotype"], space="darts")
     assert rows["b.json"][5] == str(darts_cell.skip_count("normal"))
     assert table.notes[-1].startswith("Records: 2 record(s) · profile smoke")
+    assert len(table.notes) == 1 and "†" not in rows["a.json"][9]   # nothing shared the GPU
 
+
+def test_summary_table_marks_search_time_on_a_shared_gpu(runs):
+    _, records = runs
+    shared = copy.deepcopy(records["nb201"])
+    shared["history"][-1]["concurrent_runs"] = 4
+    assert stored.shared_gpu(shared) == 4 and stored.shared_gpu(records["nb201"]) == 1
+    table = stored.summary_table({"a": shared, "b": records["darts"]})
+    rows = {row[0]: row for row in table.rows}
+    assert rows["a.json"][9].endswith(" †") and not rows["b.json"][9].endswith("†")
+    assert "up to 4 searches shared the GPU" in table.notes[0]
 
 
 def test_no_two_planned_runs_are_the_same_search():
