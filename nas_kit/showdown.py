@@ -49,7 +49,7 @@ from .complexity import Complexity, count
 from .genotypes import PUBLISHED, parse_genotype, published
 from .methods import IMPLEMENTATION_KEYS
 from .records import SEARCH_FORMAT, load_record
-from .stored import provenance
+from .stored import provenance, shared_gpu
 from .tables import Table, make_table as _table
 
 __all__ = ["METHODS", "SPACES", "NB201_COLUMNS", "EVAL_SHAPE", "PaperNB201", "PaperDarts",
@@ -415,6 +415,7 @@ class NB201Summary:
     peak_bytes: tuple[int | None, ...] | None    # per seed, None on CPU; None: not recorded
     profile: str
     dataset_provenance: str
+    shared_gpu: int = 1    # most searches that shared the GPU in any epoch of these records
 
 
 def record_peak_bytes(record: Mapping[str, Any]) -> int | None:
@@ -455,7 +456,8 @@ def summarise_nb201(records: Sequence[Mapping[str, Any]],
             skips=tuple(e.genotype.skip_count() for e in entries),
             seconds=tuple(float(r["total_seconds"]) for r in rs),
             peak_bytes=_peaks(rs, "nb201", peak_memory),
-            profile=rs[0]["profile"], dataset_provenance=rs[0]["dataset_provenance"]))
+            profile=rs[0]["profile"], dataset_provenance=rs[0]["dataset_provenance"],
+            shared_gpu=max(shared_gpu(r) for r in rs)))
     return out
 
 
@@ -477,7 +479,7 @@ def nb201_table(summaries: Sequence[NB201Summary],
         row = [s.method, ", ".join(map(str, s.seeds)), format_mean_std(s.skips, 1)]
         for ds, _, _ in NB201_COLUMNS:
             row += [format_mean_std(s.accuracy[ds]), _format_paper(p.accuracy(ds)) if p else "n/r"]
-        row += [_format_seconds(s.seconds),
+        row += [_format_seconds(s.seconds) + (" †" if s.shared_gpu > 1 else ""),
                 f"{p.search_seconds:,.0f}" if p and p.search_seconds else "n/r",
                 _format_bytes(s.peak_bytes), note or "–"]
         rows.append(row)
@@ -486,7 +488,10 @@ def nb201_table(summaries: Sequence[NB201Summary],
         value = f"{getattr(nb201.optimum(ds), field_):.2f}"
         best += [value, value]
     rows.append(best + ["–", "–", "–", "NAS-Bench-201 table in nas_kit"])
-    return _table(header, rows, [f"[{i}] {n}" for i, n in enumerate(notes, 1)])
+    shared = max((s.shared_gpu for s in summaries), default=1)
+    return _table(header, rows, [f"[{i}] {n}" for i, n in enumerate(notes, 1)]
+                  + ([f"† searched while up to {shared} searches shared the GPU: the time is "
+                      "not the search's alone"] if shared > 1 else []))
 
 
 def verdicts(summaries: Sequence[NB201Summary], paper: Mapping[str, PaperNB201] = PAPER_NB201,

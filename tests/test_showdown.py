@@ -165,6 +165,17 @@ def test_nb201_table_sets_paper_numbers_and_optimum_beside_ours(nb201_record):
     assert "| 3.00 GiB |" in str(showdown.nb201_table(measured))
     on_cpu = showdown.summarise_nb201(records[:2], peak_memory={})
     assert "| n/a (CPU) |" in str(showdown.nb201_table(on_cpu))
+    assert "†" not in table                 # no record says the GPU was shared
+
+
+def test_nb201_table_marks_search_time_on_a_shared_gpu(nb201_record):
+    shared = variant(nb201_record, seed=1, genotype=BEST)
+    shared["history"] = [{**e, "concurrent_runs": 3} for e in shared["history"]]
+    summaries = showdown.summarise_nb201([variant(nb201_record, seed=0, genotype=BEST), shared])
+    assert summaries[0].shared_gpu == 3
+    table = str(showdown.nb201_table(summaries))
+    darts_row = next(line for line in table.splitlines() if line.startswith("| darts |"))
+    assert " †" in darts_row and "up to 3 searches shared the GPU" in table
 
 
 def with_peaks(record, gib_per_epoch):
