@@ -1,9 +1,11 @@
 """The record maker pauses at an epoch boundary and resumes to a complete, stored record."""
 import itertools
+import json
 
 import pytest
 
 from nas_kit import load_record
+from nas_kit.records import save_record
 
 from support import load_script, strip_timing, tiny_data
 
@@ -131,3 +133,264 @@ def test_pick_carry_takes_the_furthest_unfinished_run_that_fits(tmp_path, monkey
     assert make_records.pick_carry(runs, 10 * size).name == specs[1]["name"]   # 2 of 3 epochs
     assert make_records.pick_carry(runs, size // 2) is None                    # nothing fits
     assert make_records.pick_carry(tmp_path / "nowhere", 10 * size) is None
+
+
+# --- sharing a GPU window: engine fallback, launch headroom, priority, collect, the CLI --------
+def _row(method, space, path, ms=None, busy=None, **extra):
+    row = {"method": method, "space": space, "path": path, **extra}
+    if ms is not None:
+        row["ms_per_step"] = ms
+    if busy is not None:
+        row["gpu_busy_ms"] = busy
+    return row
+
+
+REPLAY_OK = dict(replay_alpha_grad_rel_diff=0.0, replay_val_loss_rel_diff=0.0)
+
+
+def test_eager_engine_only_where_the_benchmark_saw_fused_fail_and_eager_work():
+    bench = {"rows": [
+        _row("darts", "nb201", "fused", error="RuntimeError: fused kernel"),
+        _row("darts", "nb201", "eager", 300.0),
+        _row("mim-darts", "nb201", "fused", 200.0), _row("mim-darts", "nb201", "eager", 300.0),
+        _row("pc-darts", "nb201", "fused", error="RuntimeError: a"),
+        _row("pc-darts", "nb201", "eager", error="RuntimeError: b"),     # eager broken too
+        _row("darts", "darts", "fused", 500.0), _row("darts", "darts", "eager", 900.0),
+        _row("rf-darts", "darts", "fused", error="RuntimeError: c"),     # no eager row
+    ]}
+    run = make_records._run
+    assert make_records.engine_for(run("darts", "nb201", 0), bench) == {"engine": "eager"}
+    # not benchmarked: DARTS in the same space decides
+    assert make_records.engine_for(run("fair-darts", "nb201", 1), bench) == {"engine": "eager"}
+    assert make_records.engine_for(run("darts", "nb201", 0, tag="convonly"), bench) == {"engine": "eager"}
+    # its own rows decide when it has them, even where DARTS's fused failed
+    assert make_records.engine_for(run("mim-darts", "nb201", 0), bench) == {}
+    assert make_records.engine_for(run("pc-darts", "nb201", 0), bench) == {}   # eager no better
+    assert make_records.engine_for(run("fair-darts", "darts", 0), bench) == {}  # DARTS space fine
+    assert make_records.engine_for(run("rf-darts", "darts", 0), bench) == {}    # eager untested
+    assert make_records.engine_for(run("darts", "nb201", 0), None) == {}
+    assert make_records.engine_for(run("darts", "nb201", 0), {}) == {}
+
+
+def test_launch_headroom_is_step_over_busy_time_of_the_engine_records_will_use():
+    fused = _row("darts", "nb201", "fused", 232.7, 37.6)          # 6.2 -> 6
+    eager = _row("darts", "nb201", "eager", 400.0, 100.0)         # 4
+    graphs = _row("darts", "nb201", "graphs", 80.0, 30.0, **REPLAY_OK)   # 2.7 -> 2
+    headroom = make_records.launch_headroom
+    assert headroom({"rows": [fused, eager, graphs]}, "nb201", cap=10) == 2   # graphs verified
+    assert headroom({"rows": [fused, eager, graphs]}, "nb201") == 2
+    unverified = dict(graphs, replay_alpha_grad_rel_diff=0.5)
+    assert headroom({"rows": [fused, eager, unverified]}, "nb201", cap=10) == 6   # -> fused
+    assert headroom({"rows": [fused, eager, unverified]}, "nb201") == 3           # capped
+    slower = dict(graphs, ms_per_step=250.0)                       # not faster than fused
+    assert headroom({"rows": [fused, eager, slower]}, "nb201", cap=10) == 6
+    broken = _row("darts", "nb201", "fused", error="RuntimeError: x")
+    assert headroom({"rows": [broken, eager]}, "nb201", cap=10) == 4              # -> eager
+    # other methods' and spaces' rows are not DARTS in this space
+    other = [_row("mim-darts", "nb201", "fused", 500.0, 50.0),
+             _row("darts", "darts", "fused", 500.0, 50.0)]
+    assert headroom({"rows": other}, "nb201", cap=10) == 1
+    assert headroom({"rows": other + [eager]}, "nb201", cap=10) == 4
+    assert headroom({"rows": other}, "darts", cap=10) == 10
+    # no row, no busy time, or a GPU-bound step: one run
+    assert headroom({}, "nb201") == 1
+    assert headroom({"rows": [_row("darts", "nb201", "fused", 232.7)]}, "nb201") == 1
+    assert headroom({"rows": [_row("darts", "nb201", "fused", 50.0, 60.0)]}, "nb201") == 1
+
+
+def test_priority_order_nb201_first_second_order_last_recipes_before_ablations():
+    run = make_records._run
+    plan = [run("darts", "darts", 0), run("darts-2nd", "nb201", 0),
+            run("mim-darts", "nb201", 0, tag="mask50p4", mask_ratio=0.5, patch_size=4),
+            run("darts", "nb201", 1), run("fair-darts", "nb201", 0), run("darts", "nb201", 0),
+            run("darts-2nd", "darts", 0), run("darts", "darts", 1)]
+    before = [dict(s) for s in plan]
+    ordered = [s["name"] for s in make_records.priority_order(plan)]
+    assert ordered == ["fair-darts-nb201-s0", "darts-nb201-s0",   # seed 0 recipes, plan order
+                       "darts-nb201-s1", "mim-darts-mask50p4-nb201-s0", "darts-2nd-nb201-s0",
+                       "darts-darts-s0", "darts-darts-s1", "darts-2nd-darts-s0"]
+    assert plan == before                                          # the plan is not reordered
+
+    full = make_records.priority_order(make_records.PLANS["all"])
+    assert sorted(s["name"] for s in full) == sorted(s["name"] for s in make_records.PLANS["all"])
+    spaces = [s["space"] for s in full]
+    assert spaces == sorted(spaces, key=lambda sp: sp != "nb201")
+    nb201 = [s for s in full if s["space"] == "nb201"]
+    assert [s["method"] for s in nb201[-3:]] == ["darts-2nd"] * 3
+    assert nb201[0]["name"] == "darts-nb201-s0"
+
+
+def _records(tmp_path):
+    """Record files of one smoke run after 0, 1 and 2 epochs: {epochs: path}."""
+    run = make_records.nas_kit.prepare_search("darts", "nb201", tiny_data(), profile="smoke",
+                                              out=tmp_path / "src", progress=False, device="cpu")
+    files = {0: tmp_path / "e0.json"}
+    save_record(run.record, files[0])
+    for n in (1, 2):
+        run.run_epoch()
+        files[n] = tmp_path / f"e{n}.json"
+        files[n].write_bytes((tmp_path / "src" / "record.json").read_bytes())
+    return files
+
+
+def test_collect_copies_records_the_book_lacks_or_has_fewer_epochs_of(tmp_path, capsys):
+    files = _records(tmp_path)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    layout = {"newer": (2, 1), "older": (1, 2), "same": (1, 1), "missing": (1, None), "empty": (0, None)}
+    for name, (in_runs, in_book) in layout.items():
+        (runs / name).mkdir(parents=True)
+        (runs / name / "record.json").write_bytes(files[in_runs].read_bytes())
+        if in_book is not None:
+            book.mkdir(exist_ok=True)
+            (book / f"{name}.json").write_bytes(files[in_book].read_bytes())
+    (runs / "no-record").mkdir()                                  # a folder without record.json
+    assert make_records.collect(runs, book) == ["missing", "newer"]
+    for name, (in_runs, in_book) in layout.items():
+        expected = {"newer": 2, "older": 2, "same": 1, "missing": 1}.get(name)
+        if expected is None:
+            assert not (book / f"{name}.json").exists()
+        else:   # copied unchanged: the checksum still holds
+            assert len(load_record(book / f"{name}.json")["history"]) == expected
+    assert (book / "newer.json").read_bytes() == files[2].read_bytes()
+    assert make_records.collect(runs, book) == []                  # nothing new the second time
+    # through the CLI, into a book folder that does not exist yet
+    assert make_records.main(["--collect", "--runs", str(runs), "--book", str(tmp_path / "b2")]) == {}
+    assert json.loads(capsys.readouterr().out) == {
+        "collected": ["missing", "newer", "older", "same"]}
+    assert sorted(p.name for p in (tmp_path / "b2").iterdir()) == [
+        "missing.json", "newer.json", "older.json", "same.json"]
+
+
+def _listed(capsys, *argv):
+    assert make_records.main([*argv, "--list"]) == {}
+    return [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+
+
+def test_share_space_and_order_pick_this_process_part_of_the_plan(capsys):
+    whole = _listed(capsys, "--plan", "ch02")
+    parts = [_listed(capsys, "--plan", "ch02", "--share", f"{k}/3") for k in range(3)]
+    assert parts == [["darts-nb201-s0", "darts-darts-s0"], ["darts-nb201-s1"], ["darts-nb201-s2"]]
+    assert sorted(sum(parts, [])) == sorted(whole)
+    assert _listed(capsys, "--plan", "ch02", "--space", "darts") == ["darts-darts-s0"]
+    ordered = [s["name"] for s in make_records.priority_order(
+        [s for s in make_records.PLANS["all"] if s["space"] == "nb201"])]
+    got = _listed(capsys, "--plan", "all", "--space", "nb201", "--order", "priority",
+                  "--share", "1/4")
+    assert got == ordered[1::4]
+    assert got[:2] == ["fair-darts-nb201-s0", "rf-pcdarts-nb201-s0"]   # seed-0 recipes first
+    assert got[-1] == "darts-2nd-nb201-s0" and len(got) == 7
+
+
+@pytest.mark.parametrize("bad", ["3/3", "1/0", "-1/2", "a/2", "1", "0/2/4"])
+def test_a_bad_share_is_refused_naming_the_value(bad, capsys):
+    with pytest.raises(SystemExit) as e:
+        make_records.main(["--plan", "ch02", f"--share={bad}", "--list"])
+    assert e.value.code == 2
+    assert f"--share {bad!r}: expected K/N" in capsys.readouterr().err
+
+
+def test_headroom_cli_prints_the_nb201_headroom(tmp_path, capsys):
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"rows": [
+        _row("darts", "nb201", "fused", 232.7, 37.6),
+        _row("darts", "nb201", "graphs", 80.0, 30.0, **REPLAY_OK),
+        _row("darts", "darts", "fused", 900.0, 100.0)]}))
+    assert make_records.main(["--headroom", str(bench)]) == {}
+    assert capsys.readouterr().out == "2\n"
+    bench.write_text(json.dumps({"rows": [_row("darts", "nb201", "fused", 232.7, 37.6)]}))
+    assert make_records.main(["--headroom", str(bench)]) == {}
+    assert capsys.readouterr().out == "3\n"                       # 6.2 capped at 3
+    assert make_records.main(["--headroom", str(tmp_path / "missing.json")]) == {}
+    assert capsys.readouterr().out == "1\n"
+
+
+def test_a_run_is_not_started_when_the_last_epoch_time_would_overrun_the_deadline(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(make_records.time, "time", lambda: 0.0)   # a clock that stands still
+    kw = dict(dataset=tiny_data(), book=tmp_path / "book", deadline=10.0, profile="smoke",
+              device="cpu")
+    timing = {"epoch_seconds": 9.0}                # 1.15 * 9 s > 10 s left
+    assert make_records.advance(SPEC, runs=tmp_path / "a", timing=timing, **kw) \
+        == "not started (epoch 0/2)"
+    assert timing == {"epoch_seconds": 9.0} and not (tmp_path / "book" / f"{SPEC['name']}.json").exists()
+    timing = {"epoch_seconds": 8.5}                # 1.15 * 8.5 s < 10 s left
+    assert make_records.advance(SPEC, runs=tmp_path / "b", timing=timing, **kw) == "complete"
+    assert timing == {"epoch_seconds": 0.0}        # updated with this run's (frozen-clock) epoch
+
+
+def test_a_resumed_run_whose_epoch_does_not_fit_keeps_its_partial_record(tmp_path, monkeypatch):
+    ticks = itertools.chain([0.0, 0.0, 9.0], itertools.repeat(9.0))
+    monkeypatch.setattr(make_records.time, "time", lambda: next(ticks))
+    assert _advance(tmp_path, deadline=10.0).startswith("paused at epoch 1/2")
+    monkeypatch.undo()
+    stored_before = (tmp_path / "book" / f"{SPEC['name']}.json").read_bytes()
+    now = make_records.time.time()
+    state = make_records.advance(SPEC, dataset=tiny_data(), runs=tmp_path / "runs",
+                                 book=tmp_path / "book", deadline=now + 60, profile="smoke",
+                                 device="cpu", timing={"epoch_seconds": 120.0})
+    assert state == "not resumed (epoch 1/2): no epoch fits"
+    assert (tmp_path / "book" / f"{SPEC['name']}.json").read_bytes() == stored_before
+
+
+def _main_args(tmp_path, *extra):
+    return ["--plan", "ch02", "--dataset", "synthetic", "--profile", "smoke", "--device", "cpu",
+            "--runs", str(tmp_path / "runs"), "--book", str(tmp_path / "book"), *extra]
+
+
+def test_one_failing_run_does_not_cost_the_others(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(make_records.torch.backends.cudnn, "benchmark", False)   # main sets it
+    real, calls = make_records.advance, []
+
+    def advance(spec, **kw):
+        calls.append((spec["name"], kw["cuda_graphs"]))
+        if spec["name"] == "darts-nb201-s0":
+            raise RuntimeError("boom")
+        return real(spec, **kw)
+    monkeypatch.setattr(make_records, "advance", advance)
+    states = make_records.main(_main_args(tmp_path, "--only", "darts-nb201-s0", "darts-nb201-s1"))
+    assert states == {"darts-nb201-s0": "failed: RuntimeError: boom",
+                      "darts-nb201-s1": "complete"}
+    assert calls == [("darts-nb201-s0", False), ("darts-nb201-s1", False)]   # no graphs: no retry
+    assert load_record(tmp_path / "book" / "darts-nb201-s1.json")["complete"]
+    assert not (tmp_path / "book" / "darts-nb201-s0.json").exists()
+    out = capsys.readouterr()
+    assert "RuntimeError: boom" in out.err                                    # traceback shown
+    assert json.dumps({"run": "darts-nb201-s1", "state": "complete"}) in out.out
+
+
+def test_a_run_failing_under_cuda_graphs_is_retried_without_them(tmp_path, monkeypatch):
+    # No GPU needed: advance is replaced, main only has to believe CUDA is there.
+    monkeypatch.setattr(make_records.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(make_records.torch.backends.cudnn, "benchmark", False)
+    calls = []
+
+    def advance(spec, **kw):
+        calls.append((spec["name"], kw["cuda_graphs"], kw["engine"], id(kw["timing"])))
+        if kw["cuda_graphs"] and spec["name"] == "darts-nb201-s0":
+            raise RuntimeError("capture failed")
+        if spec["name"] == "darts-nb201-s1":
+            raise make_records.NonFiniteError("alpha is nan")
+        if spec["name"] == "darts-nb201-s2":
+            raise ValueError(f"bad {kw['cuda_graphs']}")
+        return "complete"
+    monkeypatch.setattr(make_records, "advance", advance)
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"rows": [
+        _row("darts", "nb201", "fused", 232.7, 37.6),
+        _row("darts", "nb201", "graphs", 80.0, 30.0, **REPLAY_OK),
+        _row("darts", "darts", "fused", error="RuntimeError: fused kernel"),
+        _row("darts", "darts", "eager", 900.0)]}))
+    states = make_records.main(_main_args(tmp_path, "--cuda-graphs-if", str(bench)))
+    assert states["darts-nb201-s0"] == ("complete (without CUDA graphs, after: "
+                                        "failed: RuntimeError: capture failed)")
+    assert states["darts-nb201-s1"] == "failed: NonFiniteError: alpha is nan"   # not retried
+    assert states["darts-nb201-s2"] == ("failed: ValueError: bad True; "
+                                        "without graphs: ValueError: bad False")
+    assert states["darts-darts-s0"] == "complete"
+    assert [c[:3] for c in calls] == [
+        ("darts-nb201-s0", True, {}), ("darts-nb201-s0", False, {}),
+        ("darts-nb201-s1", True, {}),
+        ("darts-nb201-s2", True, {}), ("darts-nb201-s2", False, {}),
+        # graphs not verified in the DARTS space; its fused engine failed there: eager
+        ("darts-darts-s0", False, {"engine": "eager"})]
+    assert len({c[3] for c in calls}) == 1          # one timing dict shared by every run

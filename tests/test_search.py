@@ -121,6 +121,31 @@ def test_load_record_rejects_broken_files(tmp_path):
     assert load_record(tmp_path)["method"] == "darts"   # the run folder works too
 
 
+def test_concurrent_runs_from_the_environment_is_kept_in_each_epoch(tmp_path, monkeypatch):
+    monkeypatch.setenv("NAS_KIT_CONCURRENT_RUNS", "3")
+    nas_kit.search("darts", "nb201", tiny_data(), profile="smoke", out=tmp_path / "shared",
+                   progress=False, device="cpu")
+    shared = load_record(tmp_path / "shared")             # the record format accepts it
+    assert [e["concurrent_runs"] for e in shared["history"]] == [3, 3]
+    monkeypatch.delenv("NAS_KIT_CONCURRENT_RUNS")
+    alone = nas_kit.search("darts", "nb201", tiny_data(), profile="smoke", progress=False,
+                           device="cpu", epochs=1)
+    assert "concurrent_runs" not in alone["history"][0]
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two", "1.5", ""])
+def test_a_bad_concurrent_runs_value_is_refused_naming_it(bad, monkeypatch):
+    import importlib
+    search_module = importlib.import_module("nas_kit.search")
+    monkeypatch.setenv("NAS_KIT_CONCURRENT_RUNS", bad)
+    with pytest.raises(ValueError, match=f"NAS_KIT_CONCURRENT_RUNS={bad!r}"):
+        search_module._concurrent_runs()
+    if bad == "two":   # and a search refuses it rather than recording it
+        with pytest.raises(ValueError, match="NAS_KIT_CONCURRENT_RUNS='two'"):
+            nas_kit.search("darts", "nb201", tiny_data(), profile="smoke", progress=False,
+                           device="cpu", epochs=1)
+
+
 def test_batch_larger_than_data_is_refused():
     with pytest.raises(ValueError, match="fewer than batch_size 64"):
         nas_kit.prepare_search("darts", "nb201", tiny_data(), profile="smoke", batch_size=64,
