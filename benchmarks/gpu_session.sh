@@ -52,7 +52,7 @@ if [ "$BENCH_MIN" != 0 ]; then
   end=$(( $(date +%s) + BENCH_MIN * 60 ))
   echo "== benchmark (darts) $(date -u +%T)" >> "$LOG"
   timeout $((BENCH_MIN * 60)) python benchmarks/search_speed.py --shapes paper --device cuda \
-    --steps 5 --warmup 2 --engines eager fused graphs --methods darts --spaces darts nb201 \
+    --steps 5 --warmup 2 --engines eager fused graphs graphs-cl --methods darts --spaces darts nb201 \
     --out "$BENCH" >> "$LOG" 2>&1
   echo "benchmark (darts) exit $?" >> "$LOG"
   left=$(( end - $(date +%s) ))

@@ -48,7 +48,7 @@ def graphs_overrides(spec, profile: str, device) -> dict:
     return {"cuda_graphs": True}
 
 
-from nas_kit.profiling import REPLAY_TOLERANCE  # noqa: E402  (shared with the speed appendix)
+from nas_kit.profiling import REPLAY_TOLERANCE, replay_verified  # noqa: E402  (shared with the appendix)
 
 
 def graphs_verified(benchmark: dict) -> tuple[dict, dict]:
@@ -101,6 +101,21 @@ def engine_for(spec, benchmark: dict | None) -> dict:
     if fused_ok is None:
         fused_ok, eager_ok = status("darts", spec["space"])
     return {"engine": "eager"} if fused_ok is False and eager_ok else {}
+
+
+def layout_for(spec, benchmark: dict | None, graphs: bool) -> dict:
+    """{'channels_last': True} when the GPU benchmark showed DARTS in the run's space faster
+    with channels-last weights and batches on the engine the run will use (graphs: the
+    `graphs-cl` row replay-verified and faster than `graphs`; else `fused-cl` faster than
+    `fused`); else {}. Memory layout is how, not what: records may mix layouts."""
+    if not benchmark:
+        return {}
+    rows = {r.get("path"): r for r in benchmark.get("rows", [])
+            if (r.get("method"), r.get("space")) == ("darts", spec["space"]) and "error" not in r}
+    plain, cl = ("graphs", "graphs-cl") if graphs else ("fused", "fused-cl")
+    if plain not in rows or cl not in rows or (graphs and not replay_verified(rows[cl])):
+        return {}
+    return {"channels_last": True} if rows[cl]["ms_per_step"] < rows[plain]["ms_per_step"] else {}
 
 
 def launch_headroom(benchmark: dict, space: str, cap: int = 3) -> int:
@@ -296,6 +311,7 @@ def main(argv=None):
                   profile=args.profile, device=args.device, engine=engine_for(spec, bench),
                   timing=timing)
         graphs = args.cuda_graphs or graphs_for(spec, verified, failed)
+        kw["engine"] = {**kw["engine"], **layout_for(spec, bench, graphs)}
         try:
             states[spec["name"]] = advance(spec, cuda_graphs=graphs, **kw)
         except Exception as e:  # one run's failure must not cost the window's other runs

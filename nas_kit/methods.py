@@ -22,7 +22,7 @@ from .spaces.fused import ENGINES
 SPACES = ("darts", "nb201")
 # Config keys that choose how a search is computed, not what: a checkpoint made under one
 # value resumes under another.
-IMPLEMENTATION_KEYS = ("engine", "cuda_graphs")
+IMPLEMENTATION_KEYS = ("engine", "cuda_graphs", "channels_last")
 STEP_ORDERS = ("alpha_first", "w_first")
 TRAINABLE = ("all", "bn_only", "conv_only")
 DERIVE_RULES = {"darts": ("top2", "threshold"), "nb201": ("argmax",)}
@@ -92,8 +92,11 @@ class SearchConfig:
     # (spaces/fused.py), 'eager' edge by edge; both compute the same function
     engine: str = "fused"
     # replay the step's forward/backward passes from CUDA graphs (nas_kit/graphs.py; CUDA only,
-    # first order without masking or skip noise)
+    # first order, no skip noise)
     cuda_graphs: bool = False
+    # weights and batches in channels-last memory layout (NHWC): cuDNN's native layout on
+    # recent GPUs, so convolutions need no layout transposes; same function
+    channels_last: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

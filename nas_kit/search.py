@@ -251,6 +251,8 @@ class SearchRun:
                 remove_stale_temporaries(self.out / name)
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg, ds, device)
+        if cfg.channels_last:   # before the optimisers: they hold the converted parameters
+            self.model.to(memory_format=torch.channels_last)
         self.weights = [p for p in self.model.weight_parameters() if p.requires_grad]
         self.alphas = self.model.arch_parameters()
         self.w_opt = torch.optim.SGD(self.weights, lr=cfg.w_lr, momentum=cfg.w_momentum,
@@ -338,6 +340,9 @@ class SearchRun:
         """One bilevel step on a training batch (x_t, y_t) and a validation batch (x_v, y_v)."""
         train_meter = train_meter if train_meter is not None else _Meter()
         val_meter = val_meter if val_meter is not None else _Meter()
+        if self.cfg.channels_last:
+            x_t = x_t.contiguous(memory_format=torch.channels_last)
+            x_v = x_v.contiguous(memory_format=torch.channels_last)
         if self.graphed is not None:
             self.graphed(x_t, y_t, x_v, y_v, lr, update_alpha, train_meter, val_meter)
         else:

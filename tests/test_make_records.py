@@ -394,3 +394,28 @@ def test_a_run_failing_under_cuda_graphs_is_retried_without_them(tmp_path, monke
         # graphs not verified in the DARTS space; its fused engine failed there: eager
         ("darts-darts-s0", False, {"engine": "eager"})]
     assert len({c[3] for c in calls}) == 1          # one timing dict shared by every run
+
+
+def test_layout_for_uses_channels_last_only_where_measured_faster_and_verified():
+    spec = {"name": "fair-darts-nb201-s0", "method": "fair-darts", "space": "nb201", "seed": 0,
+            "overrides": {}}
+    ok = dict(replay_alpha_grad_rel_diff=0.0, replay_val_loss_rel_diff=0.0)
+
+    def bench(graphs_cl_ms, fused_cl_ms, **graphs_cl_extra):
+        rows = [dict(method="darts", space="nb201", path="fused", ms_per_step=200.0),
+                dict(method="darts", space="nb201", path="fused-cl", ms_per_step=fused_cl_ms),
+                dict(method="darts", space="nb201", path="graphs", ms_per_step=40.0, **ok),
+                dict(method="darts", space="nb201", path="graphs-cl", ms_per_step=graphs_cl_ms,
+                     **{**ok, **graphs_cl_extra})]
+        return {"rows": rows}
+    assert make_records.layout_for(spec, bench(30.0, 250.0), graphs=True) == {"channels_last": True}
+    assert make_records.layout_for(spec, bench(30.0, 250.0), graphs=False) == {}
+    assert make_records.layout_for(spec, bench(50.0, 150.0), graphs=True) == {}
+    assert make_records.layout_for(spec, bench(50.0, 150.0), graphs=False) == {"channels_last": True}
+    # faster but its replay did not match eager: not used
+    assert make_records.layout_for(spec, bench(30.0, 250.0, replay_alpha_grad_rel_diff=0.2),
+                                   graphs=True) == {}
+    # another space's rows say nothing about this one
+    other = {**spec, "space": "darts", "name": "fair-darts-darts-s0"}
+    assert make_records.layout_for(other, bench(30.0, 150.0), graphs=True) == {}
+    assert make_records.layout_for(spec, None, graphs=True) == {}

@@ -144,8 +144,8 @@ def _factorized_reduce(x_relu: torch.Tensor, ops: Sequence[FactorizedReduce]) ->
         shifted = F.pad(shifted, (0, 1, 0, 1))
     b = F.conv2d(shifted, _cat_weights([op.conv_2 for op in ops]), None, 2)
     n, half, h, w = a.shape
-    y = torch.cat([a.view(n, m, half // m, h, w), b.view(n, m, half // m, h, w)], dim=2)
-    return batched_batch_norm(y.view(n, 2 * half, h, w), [op.bn for op in ops])
+    y = torch.cat([a.reshape(n, m, half // m, h, w), b.reshape(n, m, half // m, h, w)], dim=2)
+    return batched_batch_norm(y.reshape(n, 2 * half, h, w), [op.bn for op in ops])
 
 
 class _SharedInput:
@@ -220,7 +220,7 @@ def fused_edges(mixed: Sequence[MixedOp], h: torch.Tensor, weights: torch.Tensor
     for o in range(len(mo0.ops)):
         y, per_edge = _op_outputs(mixed, o, inp)
         if y is not None:
-            outputs.append(y.view(n, m, -1, *y.shape[-2:]) if per_edge else y.unsqueeze(1))
+            outputs.append(y.reshape(n, m, -1, *y.shape[-2:]) if per_edge else y.unsqueeze(1))
             cols.append(o)
     if not outputs:  # only `none` ops: zeros of the output shape
         s = mo0.stride
@@ -250,7 +250,7 @@ def _with_bypass(mixed_out: torch.Tensor, h: torch.Tensor, mo0: MixedOp) -> torc
             bypass = F.pad(bypass, (0, ww - bypass.shape[-1], 0, hh - bypass.shape[-2]))
     full = torch.cat([mixed_out, bypass.unsqueeze(1).expand(n, m, -1, -1, -1)], dim=2)
     c, k = full.shape[2], mo0.k
-    return full.view(n, m, k, c // k, hh, ww).transpose(2, 3).reshape(n, m, c, hh, ww)
+    return full.reshape(n, m, k, c // k, hh, ww).transpose(2, 3).reshape(n, m, c, hh, ww)
 
 
 @functools.lru_cache(maxsize=None)

@@ -34,7 +34,7 @@ def relax(alpha: torch.Tensor, relaxation: str) -> torch.Tensor:
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     """(N, C, H, W) -> (N, C, H, W) with channels interleaved across `groups` groups."""
     n, c, h, w = x.shape
-    return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+    return x.reshape(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
 
 
 class MixedOp(nn.Module):
