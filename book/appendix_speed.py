@@ -181,7 +181,8 @@ for name, result in results.items():
 # | CUDA graphs: both forward + backward passes of a step captured once and replayed; optimiser steps stay eager; α-DARTS' random patch masks drawn outside the graph (`nas_kit/graphs.py`, `cuda_graphs=True`; not for second order or skip noise) | built, opt-in; its logic is tested on a CPU with a stand-in for the CUDA calls | H100: compare the `graphs` and `fused` rows; the step becomes GPU-bound (busy time ≈ step time) |
 # | several searches sharing one GPU (one process each: a launch-bound step leaves the GPU idle for the others' kernels) | built for record making (`benchmarks/gpu_session.sh`, as many processes as step time / GPU busy time allows, at most 4) | records of 2026-11-27 carry `concurrent_runs` per epoch; their epoch times are those of a shared GPU |
 # | `torch.compile` | not built | — |
-# | TF32 / bf16, channels-last | not tried | — |
+# | channels-last weights and batches (`channels_last=True`: cuDNN's native NHWC layout, no transposes around each convolution) | built, opt-in; tested on a CPU against a float64 reference; benchmark engines `fused-cl`, `graphs-cl` | not yet measured on a GPU |
+# | TF32 / bf16 | not tried (cuDNN convolutions already run in TF32 by PyTorch's default on the H100) | — |
 #
 # Only measured effects are listed; the empty rows are the next steps, and this page will
 # show their numbers when they exist.
