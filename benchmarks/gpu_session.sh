@@ -27,6 +27,8 @@
 #               a minute for packing (overrides RECORD_MIN)
 #   PLAN        make_records plan (default all)
 #   RECORD_ARGS extra make_records.py arguments (a CPU dry run: "--profile smoke --dataset synthetic")
+#   BENCH_MORE  methods benchmarked after DARTS while BENCH_MIN lasts (default: those the
+#               committed files lack first: rf-pcdarts darts-2nd, then the others)
 #   NB201_WORKERS  NAS-Bench-201 record processes (default: the benchmark's launch headroom)
 #   GRAPHS_FROM benchmark JSON that must verify CUDA graphs before records use them
 #               (default: this call's benchmark, or the committed one when BENCH_MIN=0)
@@ -60,14 +62,15 @@ if [ "$BENCH_MIN" != 0 ]; then
     echo "== benchmark (more) $(date -u +%T)" >> "$LOG"
     timeout "$left" python benchmarks/search_speed.py --shapes paper --device cuda \
       --steps 5 --warmup 2 --engines eager fused graphs \
-      --methods pc-darts fair-darts mim-darts rf-darts rf-pcdarts darts-2nd \
+      --methods ${BENCH_MORE:-rf-pcdarts darts-2nd mim-darts rf-darts fair-darts pc-darts} \
       --out "$BENCH" --append >> "$LOG" 2>&1
     echo "benchmark (more) exit $?" >> "$LOG"
   fi
 fi
 # Records: the DARTS-space runs in one process, the NAS-Bench-201 runs shared among as many
 # processes as the benchmark's launch headroom allows (step time / GPU busy time: a
-# launch-bound step leaves the GPU idle for another process's kernels), in priority order.
+# launch-bound step leaves the GPU idle for another process's kernels), cheapest first (the
+# runs a window can finish, by this call's step times; carried checkpoints count).
 # CUDA graphs only where the benchmark above checked them against eager.
 python -c "import nas_kit; nas_kit.data.load_dataset('cifar10-jpeg', 'train')" >> "$LOG" 2>&1
 if [ "${TOTAL_S:-0}" -gt 0 ]; then   # records get what is left of the call, less the packing
@@ -81,7 +84,8 @@ N=${N:-1}
 export NAS_KIT_CONCURRENT_RUNS=$((N + 1))
 echo "== records $(date -u +%T): 1 DARTS-space process + $N NAS-Bench-201 processes" >> "$LOG"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}   # record processes launch kernels; their CPU math is small
-common=(--plan "$PLAN" --minutes "$RECORD_MIN" --order priority --cuda-graphs-if "$GRAPHS_FROM"
+common=(--plan "$PLAN" --minutes "$RECORD_MIN" --order cost --cuda-graphs-if "$GRAPHS_FROM"
+        --cost-from "$GRAPHS_FROM" benchmarks/results/search_speed_paper_gpu*.json
         --runs runs/records --book book/records ${RECORD_ARGS:-})
 # a run that would end past the deadline is killed (its last epoch's record is collected below)
 hard=(timeout -s INT $((RECORD_S + 25)))

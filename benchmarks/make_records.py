@@ -133,6 +133,24 @@ def launch_headroom(benchmark: dict, space: str, cap: int = 3) -> int:
     return max(1, min(cap, int(row["ms_per_step"] / row["gpu_busy_ms"])))
 
 
+def estimate_minutes(spec, benchmark: dict, profile: str = "paper") -> tuple[float, str] | None:
+    """(projected GPU minutes of the whole run, engine) from the benchmark's step time of the
+    run's method and space on the fastest engine records would use (CUDA graphs only where
+    replay-verified), scaled by the run's epochs; None if that method and space were not
+    benchmarked. Step time only: per-epoch evaluation and set-up come on top."""
+    verified, _ = graphs_verified(benchmark)
+    key = (spec["method"], spec["space"])
+    rows = [r for r in benchmark.get("rows", []) if (r.get("method"), r.get("space")) == key
+            and "error" not in r and r.get("projected_50_epoch_min") is not None
+            and (not str(r.get("path")).startswith("graphs") or key in verified)]
+    if not rows:
+        return None
+    best = min(rows, key=lambda r: r["projected_50_epoch_min"])
+    epochs = nas_kit.resolve_config(spec["method"], spec["space"], "cifar10", profile=profile,
+                                    **spec["overrides"]).epochs
+    return best["projected_50_epoch_min"] * epochs / 50, best["path"]
+
+
 def priority_order(plan: list[dict]) -> list[dict]:
     """The plan in the order a short window is best spent: NAS-Bench-201 before the DARTS
     space (a 50-epoch DARTS-space search rarely fits one window), second order last (no CUDA
@@ -143,6 +161,30 @@ def priority_order(plan: list[dict]) -> list[dict]:
         tagged = spec["name"] != f"{spec['method']}-{spec['space']}-s{spec['seed']}"
         return (spec["space"] != "nb201", spec["method"] == "darts-2nd", tagged, spec["seed"], i)
     return [spec for _, spec in sorted(enumerate(plan), key=key)]
+
+
+def cost_order(plan: list[dict], benchmark: dict, profile: str = "paper",
+               runs: Path | None = None) -> list[dict]:
+    """The plan with the runs a window can finish first: NAS-Bench-201 before the DARTS space,
+    then by projected GPU minutes still to go (`estimate_minutes`, less the epochs a
+    checkpoint under ``runs`` has done; not benchmarked: last), then as `priority_order`.
+    A complete record is worth more than several partial ones."""
+    ranked = priority_order(plan)
+
+    def done_fraction(spec):
+        folder = None if runs is None else runs / spec["name"]
+        if folder is None or not (folder / "checkpoint.pt").exists() \
+                or not (folder / "record.json").exists():
+            return 0.0
+        record = load_record(folder / "record.json")
+        return len(record["history"]) / record["config"]["epochs"]
+
+    def key(item):
+        i, spec = item
+        est = estimate_minutes(spec, benchmark, profile)
+        left = float("inf") if est is None else est[0] * (1 - done_fraction(spec))
+        return (spec["space"] != "nb201", left, i)
+    return [spec for _, spec in sorted(enumerate(ranked), key=key)]
 
 
 def advance(spec, *, dataset, runs: Path, book: Path, deadline: float, profile: str,
@@ -245,8 +287,13 @@ def main(argv=None):
                    help="print the folder of the unfinished run to carry (fits MIB) and exit")
     p.add_argument("--space", choices=["darts", "nb201"], default=None,
                    help="only the plan's runs in this search space")
-    p.add_argument("--order", choices=["plan", "priority"], default="plan",
-                   help="priority: NB201 first, seed 0 first, recipes before ablations")
+    p.add_argument("--order", choices=["plan", "priority", "cost"], default="plan",
+                   help="priority: NB201 first, recipes (seed 0 first) before ablations; cost: "
+                        "NB201 first, then the runs the --cuda-graphs-if benchmark projects "
+                        "cheapest (a window finishes them)")
+    p.add_argument("--cost-from", type=Path, nargs="+", default=None, metavar="BENCHMARK_JSON",
+                   help="benchmark files whose step times --order cost uses (missing files "
+                        "are skipped; default: the --cuda-graphs-if file)")
     p.add_argument("--share", default=None, metavar="K/N",
                    help="this process takes runs K, K+N, K+2N, ... of the (ordered) plan: "
                         "N processes with K = 0..N-1 share the GPU without overlap")
@@ -255,6 +302,9 @@ def main(argv=None):
                         "and exit")
     p.add_argument("--collect", action="store_true",
                    help="copy records under --runs newer than --book's (a cut-short window) and exit")
+    p.add_argument("--estimate", type=Path, default=None, metavar="BENCHMARK_JSON",
+                   help="print each planned run's projected GPU minutes from a benchmark, and "
+                        "the total, and exit")
     p.add_argument("--list", action="store_true", help="print the plan's runs and exit")
     args = p.parse_args(argv)
     if args.pick_carry is not None:
@@ -273,6 +323,13 @@ def main(argv=None):
         plan = [s for s in plan if s["space"] == args.space]
     if args.order == "priority":
         plan = priority_order(plan)
+    elif args.order == "cost":
+        files = args.cost_from or ([args.cuda_graphs_if] if args.cuda_graphs_if else [])
+        if not files:
+            p.error("--order cost needs step times: --cost-from BENCHMARK_JSON ... "
+                    "(or --cuda-graphs-if BENCHMARK_JSON)")
+        rows = [r for f in files if f.exists() for r in json.loads(f.read_text())["rows"]]
+        plan = cost_order(plan, {"rows": rows}, args.profile, args.runs)
     if args.share:
         try:
             k, n = (int(v) for v in args.share.split("/"))
@@ -287,6 +344,20 @@ def main(argv=None):
         if unknown:
             p.error(f"unknown run names {unknown}; valid: {', '.join(sorted(names))}")
         plan = [s for s in plan if s["name"] in args.only]
+    if args.estimate is not None:
+        bench = json.loads(args.estimate.read_text())
+        total, unknown = 0.0, []
+        for spec in plan:
+            est = estimate_minutes(spec, bench, args.profile)
+            if est is None:
+                unknown.append(spec["name"])
+                print(f"{spec['name']:34s} not benchmarked")
+                continue
+            total += est[0]
+            print(f"{spec['name']:34s} {est[0]:8.1f} min ({est[1]})")
+        print(f"total {total:.0f} GPU minutes ({total / 60:.1f} h) for {len(plan) - len(unknown)} "
+              f"runs; not benchmarked: {len(unknown)}")
+        return {}
     if args.list:
         for s in plan:
             print(s["name"], json.dumps(s["overrides"]) if s["overrides"] else "")

@@ -419,3 +419,51 @@ def test_layout_for_uses_channels_last_only_where_measured_faster_and_verified()
     other = {**spec, "space": "darts", "name": "fair-darts-darts-s0"}
     assert make_records.layout_for(other, bench(30.0, 150.0), graphs=True) == {}
     assert make_records.layout_for(spec, None, graphs=True) == {}
+
+
+def _cost_bench():
+    ok = dict(replay_alpha_grad_rel_diff=0.0, replay_val_loss_rel_diff=0.0)
+    return {"rows": [
+        dict(method="darts", space="nb201", path="fused", ms_per_step=150.0, projected_50_epoch_min=47.0),
+        dict(method="darts", space="nb201", path="graphs", ms_per_step=40.0, projected_50_epoch_min=12.0,
+             replay_alpha_grad_rel_diff=0.3, replay_val_loss_rel_diff=0.04),   # not verified
+        dict(method="pc-darts", space="nb201", path="fused", ms_per_step=200.0, projected_50_epoch_min=17.0),
+        dict(method="pc-darts", space="nb201", path="graphs", ms_per_step=80.0, projected_50_epoch_min=7.0, **ok),
+        dict(method="darts", space="darts", path="fused", ms_per_step=460.0, projected_50_epoch_min=150.0),
+        dict(method="darts", space="darts", path="graphs", ms_per_step=130.0, projected_50_epoch_min=44.0, **ok),
+    ]}
+
+
+def test_estimate_minutes_takes_the_fastest_engine_records_may_use():
+    run = make_records._run
+    bench = _cost_bench()
+    assert make_records.estimate_minutes(run("darts", "nb201", 0), bench) == (47.0, "fused")
+    assert make_records.estimate_minutes(run("pc-darts", "nb201", 1), bench) == (7.0, "graphs")
+    assert make_records.estimate_minutes(run("darts", "darts", 0, tag="e100", epochs=100),
+                                         bench) == (88.0, "graphs")
+    assert make_records.estimate_minutes(run("fair-darts", "nb201", 0), bench) is None
+
+
+def test_cost_order_puts_what_a_window_can_finish_first(tmp_path, monkeypatch):
+    run = make_records._run
+    plan = [run("darts", "darts", 0), run("darts", "nb201", 0), run("fair-darts", "nb201", 0),
+            run("pc-darts", "nb201", 0), run("darts", "nb201", 1)]
+    bench = _cost_bench()
+    names = [s["name"] for s in make_records.cost_order(plan, bench)]
+    assert names == ["pc-darts-nb201-s0", "darts-nb201-s0", "darts-nb201-s1",
+                     "fair-darts-nb201-s0", "darts-darts-s0"]   # not benchmarked: last in space
+    # a carried checkpoint 45 of 50 epochs on needs 4.7 min: it goes first
+    folder = tmp_path / "darts-nb201-s1"
+    folder.mkdir()
+    (folder / "checkpoint.pt").write_bytes(b"x")
+    record = {"history": [{}] * 45, "config": {"epochs": 50}}
+    (folder / "record.json").write_text("{}")
+    monkeypatch.setattr(make_records, "load_record", lambda path: record)
+    names = [s["name"] for s in make_records.cost_order(plan, bench, runs=tmp_path)]
+    assert names[0] == "darts-nb201-s1"
+
+
+def test_order_cost_needs_step_times(capsys):
+    with pytest.raises(SystemExit):
+        make_records.main(["--order", "cost", "--list"])
+    assert "--order cost needs step times" in capsys.readouterr().err
