@@ -7,7 +7,8 @@ window it stops at an epoch boundary when the next epoch would not finish before
 has its record copied, unchanged (checksum and all), to ``--book`` (`book/records/`); a
 paused run's record goes there too, as a partial record the book shows as "k of N epochs"
 (the issue's "store the longest run that fits and say so"). A partial record whose
-checkpoint is not under ``--runs`` is left alone (delete it to start that run again).
+checkpoint is not under ``--runs`` (not carried) cannot be resumed: its run starts again and
+replaces it once it has more epochs.
 
     python benchmarks/make_records.py --plan ch02 --minutes 8 --dataset cifar10-jpeg
     python benchmarks/make_records.py --list
@@ -203,10 +204,10 @@ def advance(spec, *, dataset, runs: Path, book: Path, deadline: float, profile: 
     stored = load_record(book / f"{name}.json") if (book / f"{name}.json").exists() else None
     if stored is not None and stored.get("complete"):
         return "stored"
-    if stored is not None and not (runs / name / "checkpoint.pt").exists():
-        return (f"partial record stored ({len(stored['history'])} of "
-                f"{stored['config']['epochs']} epochs), but its checkpoint is not under {runs}: "
-                "carry it to go on, or delete the partial record to start again")
+    # A stored partial record whose checkpoint was not carried cannot be resumed: the run
+    # starts again, and replaces that record only once it has more epochs.
+    kept = len(stored["history"]) if stored is not None \
+        and not (runs / name / "checkpoint.pt").exists() else 0
     if torch.cuda.is_available():  # each record's peak memory is its own run's
         torch.cuda.reset_peak_memory_stats()
     book.mkdir(parents=True, exist_ok=True)
@@ -220,6 +221,9 @@ def advance(spec, *, dataset, runs: Path, book: Path, deadline: float, profile: 
         if last is not None and time.time() + 1.15 * last > deadline:
             # The book shows a partial record as such ("k of N epochs"); the checkpoint
             # under runs/ lets the next window go on.
+            if run.epoch <= kept:
+                return (f"paused at epoch {run.epoch}/{run.cfg.epochs} (the stored partial "
+                        f"record of {kept} epochs is kept)")
             shutil.copyfile(runs / name / "record.json", book / f"{name}.json")
             return f"paused at epoch {run.epoch}/{run.cfg.epochs} (partial record stored)"
         if last is None and time.time() + 1.15 * timing.get("epoch_seconds", 0.0) > deadline:

@@ -108,16 +108,24 @@ def test_graphs_are_used_for_records_only_when_the_benchmark_verified_them():
     assert make_records.graphs_verified({"rows": []}) == ({}, {})
 
 
-def test_a_partial_record_without_its_checkpoint_is_left_alone(tmp_path, monkeypatch):
+def test_a_partial_record_without_its_checkpoint_is_replaced_only_by_a_longer_run(tmp_path,
+                                                                                   monkeypatch):
     ticks = itertools.chain([0.0, 0.0, 9.0], itertools.repeat(9.0))
     monkeypatch.setattr(make_records.time, "time", lambda: next(ticks))
     assert _advance(tmp_path, deadline=10.0).startswith("paused at epoch 1/2")
-    monkeypatch.undo()
     stored_before = (tmp_path / "book" / f"{SPEC['name']}.json").read_bytes()
     (tmp_path / "runs" / SPEC["name"] / "checkpoint.pt").unlink()   # not carried to this window
-    state = _advance(tmp_path, deadline=make_records.time.time() + 3600)
-    assert state.startswith("partial record stored (1 of 2 epochs), but its checkpoint is not under")
+    # the run starts again; paused after 1 epoch it does not replace the 1-epoch record
+    ticks = itertools.chain([0.0, 0.0, 9.0], itertools.repeat(9.0))
+    state = _advance(tmp_path, deadline=10.0)
+    assert state == "paused at epoch 1/2 (the stored partial record of 1 epochs is kept)"
     assert (tmp_path / "book" / f"{SPEC['name']}.json").read_bytes() == stored_before
+    # with time for both epochs it completes and replaces it
+    (tmp_path / "runs" / SPEC["name"] / "checkpoint.pt").unlink()
+    monkeypatch.undo()
+    assert _advance(tmp_path, deadline=make_records.time.time() + 3600) == "complete"
+    record = load_record(tmp_path / "book" / f"{SPEC['name']}.json")
+    assert record["complete"] and len(record["history"]) == 2
 
 
 def test_pick_carry_takes_the_furthest_unfinished_run_that_fits(tmp_path, monkeypatch):
