@@ -306,9 +306,9 @@ def main(argv=None):
                         "and exit")
     p.add_argument("--collect", action="store_true",
                    help="copy records under --runs newer than --book's (a cut-short window) and exit")
-    p.add_argument("--estimate", type=Path, default=None, metavar="BENCHMARK_JSON",
-                   help="print each planned run's projected GPU minutes from a benchmark, and "
-                        "the total, and exit")
+    p.add_argument("--estimate", type=Path, nargs="+", default=None, metavar="BENCHMARK_JSON",
+                   help="print each planned run's projected GPU minutes from benchmark files "
+                        "(the fastest usable row of each method and space), and the total, and exit")
     p.add_argument("--list", action="store_true", help="print the plan's runs and exit")
     args = p.parse_args(argv)
     if args.pick_carry is not None:
@@ -349,7 +349,7 @@ def main(argv=None):
             p.error(f"unknown run names {unknown}; valid: {', '.join(sorted(names))}")
         plan = [s for s in plan if s["name"] in args.only]
     if args.estimate is not None:
-        bench = json.loads(args.estimate.read_text())
+        bench = {"rows": [r for f in args.estimate for r in json.loads(f.read_text())["rows"]]}
         total, unknown = 0.0, []
         for spec in plan:
             est = estimate_minutes(spec, bench, args.profile)

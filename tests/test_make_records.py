@@ -475,3 +475,13 @@ def test_order_cost_needs_step_times(capsys):
     with pytest.raises(SystemExit):
         make_records.main(["--order", "cost", "--list"])
     assert "--order cost needs step times" in capsys.readouterr().err
+
+
+def test_estimate_prints_each_run_and_the_total(tmp_path, capsys):
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps(_cost_bench()))
+    make_records.main(["--plan", "ch02", "--estimate", str(bench)])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["darts-nb201-s0", "47.0", "min", "(fused)"]
+    assert out[3].split() == ["darts-darts-s0", "44.0", "min", "(graphs)"]
+    assert out[-1] == "total 185 GPU minutes (3.1 h) for 4 runs; not benchmarked: 0"
