@@ -271,7 +271,7 @@ def pick_carry(runs: Path, limit_bytes: int) -> Path | None:
     return best
 
 
-def main(argv=None):
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--plan", choices=sorted(PLANS), default="all")
     p.add_argument("--only", nargs="+", default=None, help="run names from the plan (see --list)")
@@ -310,18 +310,11 @@ def main(argv=None):
                    help="print each planned run's projected GPU minutes from benchmark files "
                         "(the fastest usable row of each method and space), and the total, and exit")
     p.add_argument("--list", action="store_true", help="print the plan's runs and exit")
-    args = p.parse_args(argv)
-    if args.pick_carry is not None:
-        folder = pick_carry(args.runs, int(args.pick_carry * 2**20))
-        print(folder.name if folder is not None else "")
-        return {}
-    if args.collect:
-        print(json.dumps({"collected": collect(args.runs, args.book)}))
-        return {}
-    if args.headroom is not None:
-        bench = json.loads(args.headroom.read_text()) if args.headroom.exists() else {}
-        print(launch_headroom(bench, "nb201"))
-        return {}
+    return p
+
+
+def _select(args, p) -> list[dict]:
+    """The runs this process makes: the plan, filtered by space, ordered, its share, --only."""
     plan = PLANS[args.plan]
     if args.space:
         plan = [s for s in plan if s["space"] == args.space]
@@ -348,19 +341,59 @@ def main(argv=None):
         if unknown:
             p.error(f"unknown run names {unknown}; valid: {', '.join(sorted(names))}")
         plan = [s for s in plan if s["name"] in args.only]
+    return plan
+
+
+def _print_estimate(plan: list[dict], files: list[Path], profile: str) -> None:
+    bench = {"rows": [r for f in files for r in json.loads(f.read_text())["rows"]]}
+    total, unknown = 0.0, []
+    for spec in plan:
+        est = estimate_minutes(spec, bench, profile)
+        if est is None:
+            unknown.append(spec["name"])
+            print(f"{spec['name']:34s} not benchmarked")
+            continue
+        total += est[0]
+        print(f"{spec['name']:34s} {est[0]:8.1f} min ({est[1]})")
+    print(f"total {total:.0f} GPU minutes ({total / 60:.1f} h) for {len(plan) - len(unknown)} "
+          f"runs; not benchmarked: {len(unknown)}")
+
+
+def advance_safely(spec, graphs: bool, **kw) -> str:
+    """`advance`, but a failing run costs only itself: its state says why, and a run that
+    failed with CUDA graphs resumes from its last checkpoint without them (same algorithm)."""
+    try:
+        return advance(spec, cuda_graphs=graphs, **kw)
+    except Exception as e:  # one run's failure must not cost the window's other runs
+        traceback.print_exc()
+        state = f"failed: {type(e).__name__}: {e}"[:400]
+        retry = graphs and not isinstance(e, NonFiniteError)
+    if not retry:
+        return state
+    try:
+        return advance(spec, cuda_graphs=False, **kw) + f" (without CUDA graphs, after: {state})"
+    except Exception as e2:
+        traceback.print_exc()
+        return state + f"; without graphs: {type(e2).__name__}: {e2}"[:400]
+
+
+def main(argv=None):
+    p = _parser()
+    args = p.parse_args(argv)
+    if args.pick_carry is not None:
+        folder = pick_carry(args.runs, int(args.pick_carry * 2**20))
+        print(folder.name if folder is not None else "")
+        return {}
+    if args.collect:
+        print(json.dumps({"collected": collect(args.runs, args.book)}))
+        return {}
+    if args.headroom is not None:
+        bench = json.loads(args.headroom.read_text()) if args.headroom.exists() else {}
+        print(launch_headroom(bench, "nb201"))
+        return {}
+    plan = _select(args, p)
     if args.estimate is not None:
-        bench = {"rows": [r for f in args.estimate for r in json.loads(f.read_text())["rows"]]}
-        total, unknown = 0.0, []
-        for spec in plan:
-            est = estimate_minutes(spec, bench, args.profile)
-            if est is None:
-                unknown.append(spec["name"])
-                print(f"{spec['name']:34s} not benchmarked")
-                continue
-            total += est[0]
-            print(f"{spec['name']:34s} {est[0]:8.1f} min ({est[1]})")
-        print(f"total {total:.0f} GPU minutes ({total / 60:.1f} h) for {len(plan) - len(unknown)} "
-              f"runs; not benchmarked: {len(unknown)}")
+        _print_estimate(plan, args.estimate, args.profile)
         return {}
     if args.list:
         for s in plan:
@@ -387,19 +420,7 @@ def main(argv=None):
                   timing=timing)
         graphs = args.cuda_graphs or graphs_for(spec, verified, failed)
         kw["engine"] = {**kw["engine"], **layout_for(spec, bench, graphs)}
-        try:
-            states[spec["name"]] = advance(spec, cuda_graphs=graphs, **kw)
-        except Exception as e:  # one run's failure must not cost the window's other runs
-            traceback.print_exc()
-            states[spec["name"]] = f"failed: {type(e).__name__}: {e}"[:400]
-            if graphs and not isinstance(e, NonFiniteError):
-                # resume from its last checkpoint without CUDA graphs (same algorithm)
-                try:
-                    states[spec["name"]] = advance(spec, cuda_graphs=False, **kw) \
-                        + " (without CUDA graphs, after: " + states[spec["name"]] + ")"
-                except Exception as e2:
-                    traceback.print_exc()
-                    states[spec["name"]] += f"; without graphs: {type(e2).__name__}: {e2}"[:400]
+        states[spec["name"]] = advance_safely(spec, graphs, **kw)
         print(json.dumps({"run": spec["name"], "state": states[spec["name"]]}), flush=True)
         if time.time() > deadline:
             break
