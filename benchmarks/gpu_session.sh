@@ -8,19 +8,22 @@
 # Before the call, on the CPU machine:
 #   mkdir -p .data && cp ../shared/data/cifar10_jpeg_train.npz .data/
 # The device call (its copy of the tree has no .git, so pass the commit):
-#   NAS_KIT_GIT_COMMIT=<sha> OUT=$OUT BENCH_MIN=3 TOTAL_S=570 bash benchmarks/gpu_session.sh
-#   with carry [".data", "runs/records"] and a timeout that leaves a minute to spare.
+#   NAS_KIT_GIT_COMMIT=<sha> OUT=$OUT BENCH_MIN=3 TOTAL_S=560 bash benchmarks/gpu_session.sh
+#   with carry [".data", "runs/records"] and timeout_s 590 (the window of 2026-11-27: 517 s
+#   of the call, ~30 s start-up; 15 device-minutes leave room for a second, shorter call).
 # Carry: .data/ (only cifar10_jpeg_train.npz, 44.7 MiB: no decode cache, no test file) and
-# runs/records/ (checkpoints of unfinished runs). With the tracked tree (~3 MiB) the 64 MiB
-# limit leaves ~16 MiB: one NAS-Bench-201 checkpoint (13.4 MiB at paper shapes) fits, a
-# DARTS-space one (16.6 MiB for darts, 47 MiB for mim-darts) does not, so DARTS-space runs
-# that do not finish in one window stay partial records.
+# runs/records/ (checkpoints of unfinished runs). With the tracked tree (~4 MB) the 64 MiB
+# limit leaves ~15.5 MiB: one NAS-Bench-201 checkpoint (13.8 MiB) fits, a DARTS-space one
+# (16.6 MiB for darts, 47 MiB for mim-darts) does not, so DARTS-space runs that do not
+# finish in one window restart in the next (their partial record stays until a run beats it).
 # What comes back: session.log, search_speed_paper_gpu.json, records_*.log (one per records
 # process, at most 4), records.tar, carry.tar.
 # Afterwards: untar records.tar into book/ and commit the records unchanged (complete ones,
-# and partial ones the book shows as "k of N epochs"); commit the benchmark JSON to
-# benchmarks/results/search_speed_paper_gpu.json (its env names the GPU); untar carry.tar into
-# runs/records/ (git-ignored) to carry next time.
+# and partial ones the book shows as "k of N epochs"); commit the benchmark JSON as
+# benchmarks/results/search_speed_paper_gpu_<date>.json (the speed appendix shows every
+# search_speed_paper_gpu*.json; its env names the GPU) with the logs in
+# benchmarks/results/gpu_session_<date>/; untar carry.tar into runs/records/ (git-ignored)
+# to carry next time.
 #   BENCH_MIN   minutes for the benchmark (default 3; 0 skips it)
 #   RECORD_MIN  minutes for records (default 5)
 #   TOTAL_S     if set, the whole call's seconds: records get what the benchmark left, less
@@ -31,7 +34,7 @@
 #               committed files lack first: rf-pcdarts darts-2nd, then the others)
 #   NB201_WORKERS  NAS-Bench-201 record processes (default: the benchmark's launch headroom)
 #   GRAPHS_FROM benchmark JSON that must verify CUDA graphs before records use them
-#               (default: this call's benchmark, or the committed one when BENCH_MIN=0)
+#               (default: this call's benchmark, or the newest committed one when BENCH_MIN=0)
 set -u
 START=$(date +%s)
 OUT=${OUT:-/tmp/nas_kit_out}
@@ -44,7 +47,9 @@ RECORD_MIN=${RECORD_MIN:-5}
 PLAN=${PLAN:-all}
 # the benchmark that must have verified CUDA graphs before records use them
 if [ "$BENCH_MIN" != 0 ]; then GRAPHS_FROM=${GRAPHS_FROM:-$OUT/search_speed_paper_gpu.json}
-else GRAPHS_FROM=${GRAPHS_FROM:-benchmarks/results/search_speed_paper_gpu.json}; fi
+else GRAPHS_FROM=${GRAPHS_FROM:-$(python -c "import glob, json
+files = glob.glob('benchmarks/results/search_speed_paper_gpu*.json')
+print(max(files, key=lambda f: json.load(open(f))['env'].get('date', '')) if files else '')")}; fi
 LOG="$OUT/session.log"
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
   python -c "import torch; print(torch.__version__, torch.cuda.get_device_name())"; } > "$LOG" 2>&1

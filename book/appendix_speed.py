@@ -76,7 +76,8 @@ def show(name, omit=()):
 # ## On one NVIDIA H100, paper shapes
 #
 # DARTS space: C=16, 8 cells, each method at its paper's batch size; NAS-Bench-201: C=16,
-# N=5. Three files, three GPU sessions (each caption names its machine and date):
+# N=5. One file per GPU call (each caption names its machine, commit and date); these
+# were the first:
 #
 # - `search_speed_eager_paper_h100.json`: the first measurement, eager engine only (the
 #   fused engine did not exist yet);
@@ -108,7 +109,7 @@ def show(name, omit=()):
 
 # %%
 show("search_speed_eager_paper_h100.json")
-for name in ("search_speed_paper_gpu.json", "search_speed_paper_gpu_more.json"):
+for name in sorted(n for n in results if n.startswith("search_speed_paper_gpu")):
     show(name, omit=("ops_per_step", "saved_activation_mib", "alpha_grad_rel_diff",
                      "eager_alpha_grad_rel_change_at_1e-7_weight_noise"))
 
@@ -128,13 +129,15 @@ display(speed_targets(results))
 # rows most of the step is the host launching kernels while the GPU waits.
 
 # %%
-gpu_file = results.get("search_speed_paper_gpu.json")
-if gpu_file:
-    for r in gpu_file["rows"]:
+for name in sorted(n for n in results if n.startswith("search_speed_paper_gpu")):
+    print(name)
+    for r in results[name]["rows"]:
         if "error" not in r and r.get("gpu_busy_ms"):
-            print(f"{r['space']:6s} {r['method']:10s} {r['path']:7s} {r['ms_per_step']:7.1f} ms/step,"
+            print(f"  {r['space']:6s} {r['method']:10s} {r['path']:9s} {r['ms_per_step']:7.1f} ms/step,"
                   f" GPU busy {r['gpu_busy_ms']:6.1f} ms ({100 * r['gpu_busy_ms'] / r['ms_per_step']:3.0f} %),"
                   f" {r['kernels_per_step']:,} kernels")
+            for kernel, launches, ms in r.get("top_kernels") or []:   # newer files: heaviest kernels
+                print(f"      {ms:6.2f} ms in {launches:5d} launches of {kernel[:70]}")
 
 # %% [markdown]
 # **What the stored records cost at these speeds.** The chapters show stored paper-budget
