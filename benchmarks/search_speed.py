@@ -61,7 +61,13 @@ def profile_kernels(run, batches, lr, top: int = 8):
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         run.step(*batches, lr, True)
         _sync(run.device)
-    kernels = [e for e in prof.events() if e.device_type.name == "CUDA"]
+    return kernel_summary(prof.events(), top)
+
+
+def kernel_summary(events, top: int = 8) -> tuple[int, float, list]:
+    """(kernels, their summed duration in ms, the `top` kernel names by total duration as
+    [name, launches, ms]) of profiler events; events on other devices are not counted."""
+    kernels = [e for e in events if e.device_type.name == "CUDA"]
     by_name: dict[str, list] = {}
     for e in kernels:
         entry = by_name.setdefault(e.name, [0, 0.0])

@@ -102,3 +102,17 @@ def test_a_failing_count_does_not_lose_the_timing(monkeypatch):
     table = speed_table({"rows": rows})
     assert table.notes == ("darts (nb201, fused): not measured: kernels_per_step "
                            "(RuntimeError: profiler unavailable)",)
+
+
+def test_kernel_summary_counts_cuda_kernels_and_ranks_them_by_time():
+    from types import SimpleNamespace as NS
+    bench = load_script("search_speed")
+
+    def event(name, device, us):
+        return NS(name=name, device_type=NS(name=device),
+                  time_range=NS(elapsed_us=lambda: us))
+    events = [event("conv", "CUDA", 30.0), event("bn", "CUDA", 5.0), event("conv", "CUDA", 20.0),
+              event("aten::conv2d", "CPU", 999.0), event("relu", "CUDA", 8.0)]
+    count, busy_ms, top = bench.kernel_summary(events, top=2)
+    assert count == 4 and busy_ms == 0.06
+    assert top == [["conv", 2, 0.05], ["relu", 1, 0.01]]
