@@ -35,10 +35,10 @@ from nas_kit.search import _Meter, cosine_lr  # noqa: E402
 
 #: What each benchmark engine name sets (`-cl`: weights and batches channels-last).
 ENGINE_SETTINGS = {
-    "eager": dict(engine="eager"),
-    "fused": dict(engine="fused"),
+    "eager": dict(engine="eager", cuda_graphs=False),
+    "fused": dict(engine="fused", cuda_graphs=False),
     "graphs": dict(engine="fused", cuda_graphs=True),
-    "fused-cl": dict(engine="fused", channels_last=True),
+    "fused-cl": dict(engine="fused", cuda_graphs=False, channels_last=True),
     "graphs-cl": dict(engine="fused", cuda_graphs=True, channels_last=True),
 }
 SEARCH_IMAGES = 25_000   # one half of the CIFAR-10 training set

@@ -29,11 +29,16 @@
 # **engine**:
 #
 # - `eager`: the readable reference, edge by edge and op by op (`nas_kit/spaces/mixed.py`);
-# - `fused`: the default; all edges that leave one node run as one batch — one ReLU, one
+# - `fused`: the default engine; all edges that leave one node run as one batch — one ReLU, one
 #   grouped convolution per op type, one BatchNorm over all their channels, one weighted
 #   sum (`nas_kit/spaces/fused.py`). Same parameters, same function: before timing, the
 #   benchmark runs one step of each engine on the same weights, α and batch and reports the
-#   relative difference of the α-gradients (last column).
+#   relative difference of the α-gradients (last column);
+# - `graphs`: the fused engine with both passes of a step captured once as CUDA graphs and
+#   replayed (`nas_kit/graphs.py`), the default on a CUDA device where the method allows
+#   (not second order, not the skip-noise ablation); checked against the eager step from the
+#   same state (*replayed vs eager*);
+# - `-cl` variants: the same with channels-last weights and batches.
 #
 # Columns: *ATen ops / step* counts the PyTorch operations that compute (views excluded),
 # on any device — each is at least one kernel launch on a GPU; *CUDA kernels / step* comes
@@ -208,7 +213,7 @@ for name, result in results.items():
 # |---|---|---|
 # | dataset resident on the device as uint8, random crop and flip on the device, one persistent iterator per half | built (`nas_kit/data.py`, `DeviceLoader`) | part of every row: no DataLoader workers, no host-to-device copy per step |
 # | fused edges: shared ReLU, grouped convs, one BN and one weighted sum per node | built, default | compare the `eager` and `fused` rows: ATen ops per step, ms per step, saved activations |
-# | CUDA graphs: both forward + backward passes of a step captured once and replayed; optimiser steps stay eager; α-DARTS' random patch masks drawn outside the graph (`nas_kit/graphs.py`, `cuda_graphs=True`; not for second order or skip noise) | built, opt-in; its logic is tested on a CPU with a stand-in for the CUDA calls | H100: compare the `graphs` and `fused` rows; the step becomes GPU-bound (busy time ≈ step time) |
+# | CUDA graphs: both forward + backward passes of a step captured once and replayed; optimiser steps stay eager; α-DARTS' random patch masks drawn outside the graph (`nas_kit/graphs.py`; not for second order or skip noise) | built; the default on a CUDA device since 2026-11-27 (`cuda_graphs=False` turns it off); its logic is tested on a CPU with a stand-in for the CUDA calls | H100: compare the `graphs` and `fused` rows; the step becomes GPU-bound (busy time ≈ step time) |
 # | several searches sharing one GPU (one process each: a launch-bound step leaves the GPU idle for the others' kernels) | built for record making (`benchmarks/gpu_session.sh`, as many processes as step time / GPU busy time allows, at most 4) | records of 2026-11-27 carry `concurrent_runs` per epoch; their epoch times are those of a shared GPU |
 # | `torch.compile` | not built | — |
 # | channels-last weights and batches (`channels_last=True`: cuDNN's native NHWC layout, no transposes around each convolution) | built, opt-in; tested on a CPU against a float64 reference; benchmark engines `fused-cl`, `graphs-cl` | not yet measured on a GPU |

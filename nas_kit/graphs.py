@@ -31,6 +31,12 @@ from typing import Any, Callable
 import torch
 
 
+def graphs_available(cfg, device: torch.device) -> bool:
+    """Whether CUDA graphs can run `cfg` on `device`: what ``cuda_graphs=None`` (the default)
+    resolves to. The replayed step is the eager step (see the module docstring)."""
+    return torch.device(device).type == "cuda" and cfg.order == 1 and cfg.skip_noise == 0
+
+
 def check_graphable(cfg, device: torch.device) -> None:
     """Raise ValueError when `cfg` asks for CUDA graphs that cannot be used."""
     if not getattr(cfg, "cuda_graphs", False):

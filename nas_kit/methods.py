@@ -92,8 +92,8 @@ class SearchConfig:
     # (spaces/fused.py), 'eager' edge by edge; both compute the same function
     engine: str = "fused"
     # replay the step's forward/backward passes from CUDA graphs (nas_kit/graphs.py; CUDA only,
-    # first order, no skip noise)
-    cuda_graphs: bool = False
+    # first order, no skip noise). None: wherever they can run (`graphs.graphs_available`)
+    cuda_graphs: bool | None = None
     # weights and batches in channels-last memory layout (NHWC): cuDNN's native layout on
     # recent GPUs, so convolutions need no layout transposes; same function
     channels_last: bool = False

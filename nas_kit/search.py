@@ -14,6 +14,7 @@ checkpoint is written, so an interrupted run resumes where it stopped.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -31,7 +32,7 @@ from .checkpoints import config_differences, load_checkpoint, save_checkpoint, C
 from .hypergradient import unrolled_alpha_grads
 from .losses import (MIMDecoder, apply_patch_mask, masked_patch_mse, patch_grid, random_patch_mask,
                      self_balanced, zero_one_loss)
-from .graphs import GraphedStep, check_graphable
+from .graphs import GraphedStep, check_graphable, graphs_available
 from .methods import IMPLEMENTATION_KEYS, SearchConfig, resolve_config
 from .records import SEARCH_FORMAT, environment, round_sig, save_record
 from .spaces import Supernet, build_supernet
@@ -241,6 +242,8 @@ class SearchRun:
             if len(half) < cfg.batch_size:
                 raise ValueError(f"the {label} half has {len(half)} images, fewer than batch_size "
                                  f"{cfg.batch_size}; raise limit or lower batch_size")
+        if cfg.cuda_graphs is None:   # the default: the fast path wherever it can run
+            cfg = dataclasses.replace(cfg, cuda_graphs=graphs_available(cfg, device))
         check_graphable(cfg, device)
         self.cfg, self.device, self.progress = cfg, device, progress
         self.train_data, self.val_data = train_half, val_half

@@ -157,3 +157,30 @@ def test_benchmark_replay_check_restores_the_whole_state(fake_cuda_graphs, metho
     assert set(diffs) == {f"{w}_{k}" for w in ("replay", "eager_repeat")
                           for k in ("alpha_grad_rel_diff", "val_loss_rel_diff")}
     assert all(v == 0.0 for v in diffs.values()), diffs
+
+
+def test_cuda_graphs_default_to_wherever_they_can_run():
+    cfg = lambda method, **kw: nas_kit.resolve_config(method, "nb201", "synthetic",  # noqa: E731
+                                                      profile="smoke", **kw)
+    assert cfg("darts").cuda_graphs is None                  # resolved by the device
+    cuda = torch.device("cuda")
+    assert graphs.graphs_available(cfg("darts"), cuda)
+    assert graphs.graphs_available(cfg("mim-darts"), cuda)
+    assert not graphs.graphs_available(cfg("darts-2nd"), cuda)
+    assert not graphs.graphs_available(cfg("darts", skip_noise=1.0), cuda)
+    assert not graphs.graphs_available(cfg("darts"), torch.device("cpu"))
+    run = nas_kit.prepare_search("darts", "nb201", tiny_data(), profile="smoke", device="cpu",
+                                 progress=False)
+    assert run.cfg.cuda_graphs is False and run.graphed is None
+    assert run.record["config"]["cuda_graphs"] is False     # the record says what ran
+
+
+def test_the_default_on_cuda_is_the_graphed_step(fake_cuda_graphs, monkeypatch):
+    # With a CUDA device, cuda_graphs=None resolves to True (the CPU stand-in plays CUDA).
+    monkeypatch.setattr(search_module, "graphs_available", lambda cfg, device: True)
+    run = nas_kit.prepare_search("darts", "nb201", tiny_data(), profile="smoke", device="cpu",
+                                 progress=False)
+    assert run.cfg.cuda_graphs is True and run.graphed is not None
+    off = nas_kit.prepare_search("darts", "nb201", tiny_data(), profile="smoke", device="cpu",
+                                 progress=False, cuda_graphs=False)
+    assert off.graphed is None

@@ -64,10 +64,10 @@ def test_cuda_graphs_only_for_the_runs_whose_method_allows_them():
               for s in make_records.PLANS["all"]}
     assert chosen["darts-nb201-s0"] == {"cuda_graphs": True}
     assert chosen["fair-darts-darts-s0"] == {"cuda_graphs": True}
-    assert chosen["darts-2nd-nb201-s0"] == {}          # second order perturbs w between passes
+    assert chosen["darts-2nd-nb201-s0"] == {"cuda_graphs": False}   # w perturbed between passes
     assert chosen["mim-darts-nb201-s0"] == {"cuda_graphs": True}   # masks drawn outside
-    assert chosen["darts-skipnoise-darts-s0"] == {}    # noise scale changes per epoch
-    assert make_records.graphs_overrides(SPEC, "paper", "cpu") == {}
+    assert chosen["darts-skipnoise-darts-s0"] == {"cuda_graphs": False}   # noise scale per epoch
+    assert make_records.graphs_overrides(SPEC, "paper", "cpu") == {"cuda_graphs": False}
 
 
 def test_cuda_graphs_refused_without_a_gpu(capsys):
