@@ -53,6 +53,17 @@ def graphs_overrides(spec, profile: str, device) -> dict:
 from nas_kit.profiling import REPLAY_TOLERANCE, replay_verified  # noqa: E402  (shared with the appendix)
 
 
+def _working_rows(benchmark: dict, method: str, space: str) -> dict[str, dict]:
+    """{engine: row} of the benchmark's rows for `method` in `space` that did not fail."""
+    return {r.get("path"): r for r in benchmark.get("rows", [])
+            if (r.get("method"), r.get("space")) == (method, space) and "error" not in r}
+
+
+def read_rows(files) -> dict:
+    """One benchmark of the rows of several search_speed.py files (missing files skipped)."""
+    return {"rows": [r for f in files if f.exists() for r in json.loads(f.read_text())["rows"]]}
+
+
 def graphs_verified(benchmark: dict) -> tuple[dict, dict]:
     """What a GPU speed benchmark (search_speed.py JSON) showed about CUDA graphs, per
     (method, space): ``(verified, failed)``, each {(method, space): why}. Verified: the
@@ -69,8 +80,7 @@ def graphs_verified(benchmark: dict) -> tuple[dict, dict]:
             continue
         bad = [f"{k} = {r.get(k)} > {tol}" for k, tol in REPLAY_TOLERANCE.items()
                if not r.get(k, float("inf")) <= tol]
-        fused = next((f for f in benchmark["rows"] if f.get("path") == "fused"
-                      and (f["method"], f["space"]) == key and "error" not in f), None)
+        fused = _working_rows(benchmark, *key).get("fused")
         if fused is None or not r["ms_per_step"] < fused["ms_per_step"]:
             bad.append("not faster than the fused engine")
         if bad:
@@ -112,8 +122,7 @@ def layout_for(spec, benchmark: dict | None, graphs: bool) -> dict:
     `fused`); else {}. Memory layout is how, not what: records may mix layouts."""
     if not benchmark:
         return {}
-    rows = {r.get("path"): r for r in benchmark.get("rows", [])
-            if (r.get("method"), r.get("space")) == ("darts", spec["space"]) and "error" not in r}
+    rows = _working_rows(benchmark, "darts", spec["space"])
     plain, cl = ("graphs", "graphs-cl") if graphs else ("fused", "fused-cl")
     if plain not in rows or cl not in rows or (graphs and not replay_verified(rows[cl])):
         return {}
@@ -126,8 +135,7 @@ def launch_headroom(benchmark: dict, space: str, cap: int = 3) -> int:
     eager), floored, between 1 and `cap`. A launch-bound step leaves the GPU idle, and another
     process's kernels fill the gaps; a step that keeps the GPU busy gains nothing from company."""
     verified, _ = graphs_verified(benchmark)
-    rows = {r["path"]: r for r in benchmark.get("rows", [])
-            if (r.get("method"), r.get("space")) == ("darts", space) and "error" not in r}
+    rows = _working_rows(benchmark, "darts", space)
     paths = (["graphs"] if ("darts", space) in verified else []) + ["fused", "eager"]
     row = next((rows[p] for p in paths if p in rows), None)
     if row is None or not row.get("gpu_busy_ms"):
@@ -327,8 +335,7 @@ def _select(args, p) -> list[dict]:
         if not files:
             p.error("--order cost needs step times: --cost-from BENCHMARK_JSON ... "
                     "(or --cuda-graphs-if BENCHMARK_JSON)")
-        rows = [r for f in files if f.exists() for r in json.loads(f.read_text())["rows"]]
-        plan = cost_order(plan, {"rows": rows}, args.profile, args.runs)
+        plan = cost_order(plan, read_rows(files), args.profile, args.runs)
     if args.share:
         try:
             k, n = (int(v) for v in args.share.split("/"))
@@ -347,7 +354,10 @@ def _select(args, p) -> list[dict]:
 
 
 def _print_estimate(plan: list[dict], files: list[Path], profile: str) -> None:
-    bench = {"rows": [r for f in files for r in json.loads(f.read_text())["rows"]]}
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        raise FileNotFoundError(f"--estimate: no benchmark file {', '.join(missing)}")
+    bench = read_rows(files)
     total, unknown = 0.0, []
     for spec in plan:
         est = estimate_minutes(spec, bench, profile)
