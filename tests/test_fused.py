@@ -150,8 +150,13 @@ def test_bad_engine_name_is_refused():
         DartsSupernet(8, 10, 5).set_engine("fast")
 
 
-def test_fused_darts_step_runs_well_under_half_the_ops():
-    eager, fused = _pair("darts")
+@pytest.mark.parametrize("space,most", [("darts", 0.25), ("nb201", 0.40)])
+def test_fused_step_runs_a_fraction_of_the_ops(space, most):
+    """Forward + backward ATen ops (a proxy for kernel launches), fused vs eager. Measured
+    at these shapes: 0.339 (DARTS) and 0.465 (NB201) with one group per source node, 0.222
+    and 0.333 once the input nodes run as one group, both pools share one BN, each cell
+    counts its BN batches at once and gathers its op weights once."""
+    eager, fused = _pair(space)
     x, y = _inputs(n=2)
     totals = []
     for m in (eager, fused):
@@ -159,17 +164,36 @@ def test_fused_darts_step_runs_well_under_half_the_ops():
         with CountOps() as c:
             _loss_and_grads(m, x, y)
         totals.append(c.total)
-    assert totals[1] < 0.5 * totals[0], totals
+    assert totals[1] < most * totals[0], totals
+
+
+def test_source_groups_run_the_input_nodes_together():
+    from nas_kit.genotypes import DARTS_EDGES, NB201_EDGES
+    from nas_kit.spaces.fused import source_groups
+    darts = source_groups(tuple(DARTS_EDGES), 2)
+    assert darts[0] == ((0, 1), (0, 2, 5, 9, 1, 3, 6, 10))   # s0's 4 edges, then s1's
+    assert [g[0] for g in darts] == [(0, 1), (2,), (3,), (4,)]
+    assert sorted(e for _, idx in darts for e in idx) == list(range(14))
+    nb201 = source_groups(tuple(NB201_EDGES), 1)
+    assert [g[0] for g in nb201] == [(0,), (1,), (2,)]
+    # Input nodes with different edge counts cannot share a group.
+    assert [g[0] for g in source_groups(((0, 2), (1, 2), (0, 3)), 2)] == [(0,), (1,)]
 
 
 @pytest.mark.parametrize("space", ["darts", "nb201"])
 @pytest.mark.parametrize("method", sorted(nas_kit.METHODS))
 def test_search_step_gives_the_same_alpha_gradient_in_both_engines(method, space):
-    """A whole bilevel step of every registered method (float32, the loop's own code):
-    the α-gradient it applied agrees between engines to float32 rounding."""
+    """A whole bilevel step of every registered method (the loop's own code): the α-gradient
+    it applied agrees between engines to float rounding. Float32, except second order: its
+    finite-difference Hessian-vector product turns float32 rounding into α-gradient changes
+    of ~10 % (the eager step's own change under a 1e-7 weight perturbation), so there the
+    engines are compared in float64."""
     ds = tiny_data()
     grads = []
     for engine in ("eager", "fused"):
+        if method == "darts-2nd":
+            grads.append(_first_step_alpha_grad(method, space, double=True, engine=engine)[1])
+            continue
         torch.manual_seed(0)
         run = nas_kit.prepare_search(method, space, ds, profile="smoke", device="cpu",
                                      progress=False, engine=engine)

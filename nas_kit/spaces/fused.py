@@ -4,18 +4,21 @@ Every edge (i -> j) of a cell applies the same candidate ops to the same input h
 eager `MixedOp` runs them edge by edge and op by op: hundreds of small kernels per DARTS
 cell, and a search step passes every cell four times (α-step and w-step, forward and
 backward) — 32,053 CUDA kernels per first-order DARTS step measured on an H100
-(benchmarks/results/), small enough that launching them dominates. Here the m edges
-that leave node i run as one tensor of m*C channels:
+(benchmarks/results/), small enough that launching them dominates. Here the E edges
+that leave a node run as one tensor of E*C channels:
 
 - ReLU(h_i) once, shared by every conv op and factorized reduction of those edges;
-- each conv op type as one grouped conv over the m edges (their weights concatenated,
+- each conv op type as one grouped conv over the E edges (their weights concatenated,
   so gradients still land in each edge's own parameters);
-- BatchNorm over the m*C channels at once. BN statistics are per channel, so this equals
-  m separate BNs; running statistics are written back to each edge's own BN;
+- BatchNorm over the E*C channels at once. BN statistics are per channel, so this equals
+  E separate BNs; running statistics are written back to each edge's own BN. Both pools'
+  BNs run as one, and each cell bumps all its BN batch counters with one add;
 - parameter-free ops (pools without BN, skip) once, broadcast to every edge;
-- the op-weighted sum as one stacked multiply and sum over all ops and all m edges.
+- the op-weighted sum as one stacked multiply and sum over all ops and all E edges.
 
-A node whose only outgoing edge is one (m = 1) runs the eager MixedOp: nothing to batch.
+Nodes whose values are known at the same time run as one group too: a DARTS cell's two
+input nodes (S = 2 sources, 4 edges each) are one group of E = 8 edges, the convs grouped
+per source. The op weights are put in group order with one gather per cell.
 
 The parameters, buffers and `state_dict` are the eager modules' own: a checkpoint works
 with either engine. Same algorithm, same numbers up to float rounding (grouped and
@@ -26,8 +29,8 @@ step, time, activation memory, α-gradient difference next to the method's own f
 sensitivity) and the book's speed appendix.
 
 One difference: the Fair DARTS noise ablation (`NoisyIdentity`) draws its noise for the
-m edges in one call, so with noise on, the random numbers differ from eager ones (same
-distribution).
+E edges of a group in one call, so with noise on, the random numbers differ from eager
+ones (same distribution).
 """
 from __future__ import annotations
 
@@ -44,6 +47,7 @@ from .ops import DilConv, FactorizedReduce, Identity, NoisyIdentity, PoolBN, ReL
 
 ENGINES = ("eager", "fused")
 
+
 def edges_by_source(edges: Sequence[tuple[int, int]]) -> dict[int, list[int]]:
     """{source node: indices of the edges that leave it, in edge order}."""
     groups: dict[int, list[int]] = defaultdict(list)
@@ -52,12 +56,36 @@ def edges_by_source(edges: Sequence[tuple[int, int]]) -> dict[int, list[int]]:
     return dict(groups)
 
 
-# --- BatchNorm over m edges -------------------------------------------------------------
-def batched_batch_norm(x: torch.Tensor, bns: Sequence[nn.BatchNorm2d]) -> torch.Tensor:
-    """x (N, m*C, H, W), edge-major channels, through m BatchNorm2d(C) -> (N, m*C, H, W).
+@functools.lru_cache(maxsize=None)
+def source_groups(edges: tuple[tuple[int, int], ...], n_inputs: int
+                  ) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+    """How a cell's edges run: ((sources, edge indices source-major), ...) in run order.
+
+    The input nodes are known at once: when each has the same number of outgoing edges
+    they form one group; every other node is a group of its own.
+    """
+    by_src = edges_by_source(edges)
+    inputs = [s for s in range(n_inputs) if s in by_src]
+    groups = []
+    if len(inputs) > 1 and len({len(by_src[s]) for s in inputs}) == 1:
+        groups.append((tuple(inputs), tuple(e for s in inputs for e in by_src[s])))
+        done = set(inputs)
+    else:
+        done = set()
+    for s in sorted(by_src):
+        if s not in done:
+            groups.append(((s,), tuple(by_src[s])))
+    return tuple(groups)
+
+
+# --- BatchNorm over E edges -------------------------------------------------------------
+def batched_batch_norm(x: torch.Tensor, bns: Sequence[nn.BatchNorm2d], *,
+                       count: bool = True) -> torch.Tensor:
+    """x (N, E*C, H, W), edge-major channels, through E BatchNorm2d(C) -> (N, E*C, H, W).
 
     Equals ``cat([bn_e(x_e)])``: statistics are per channel. In training mode the running
-    statistics and batch counters of each edge's BN are updated as eager BN would.
+    statistics of each edge's BN are updated as eager BN would, and with ``count`` their
+    batch counters (the fused cell counts all its BNs at once instead: `count_batches`).
     """
     b0 = bns[0]
     track = b0.track_running_stats and b0.running_mean is not None
@@ -69,90 +97,131 @@ def batched_batch_norm(x: torch.Tensor, bns: Sequence[nn.BatchNorm2d]) -> torch.
     bias = torch.cat([b.bias for b in bns]) if b0.affine else None
     mean = var = None
     if track:
-        mean, var, count = _shared_buffers(bns)
+        mean, var = _shared_buffers(bns)
     out = F.batch_norm(x, mean, var, weight, bias, b0.training or not track,
                        b0.momentum or 0.0, b0.eps)
-    if update:
+    if update and count:
         with torch.no_grad():
-            count.add_(1)
+            _shared_counter(bns).add_(1)
     return out
 
 
+def _shares_base(tensors: Sequence[torch.Tensor]) -> torch.Tensor | None:
+    """The one tensor all `tensors` are consecutive views of, or None."""
+    base = tensors[0]._base
+    if base is None or base.numel() != sum(t.numel() for t in tensors):
+        return None
+    return base if all(t._base is base for t in tensors) else None
+
+
 def _shared_buffers(bns: Sequence[nn.BatchNorm2d]):
-    """One contiguous running mean, var and batch counter for m BNs, the BNs' own buffers
-    being views into them, so one batch_norm call updates all m in place.
+    """One contiguous running mean and var for E BNs, the BNs' own buffers being views
+    into them, so one batch_norm call updates all E in place.
 
     The views are made on first use and again whenever `.to()` or assignment replaced a
     buffer; `load_state_dict` copies into buffers in place and keeps them.
     """
-    mean0 = bns[0].running_mean
-    base = mean0._base
-    if base is not None and base.numel() == mean0.numel() * len(bns) and all(
-            b.running_mean._base is base for b in bns):
-        var_base = bns[0].running_var._base
-        count_base = bns[0].num_batches_tracked._base
-        if (var_base is not None and count_base is not None
-                and all(b.running_var._base is var_base for b in bns)
-                and all(b.num_batches_tracked._base is count_base for b in bns)):
-            return base, var_base, count_base
+    mean = _shares_base([b.running_mean for b in bns])
+    var = _shares_base([b.running_var for b in bns])
+    if mean is not None and var is not None:
+        return mean, var
     mean = torch.cat([b.running_mean for b in bns])
     var = torch.cat([b.running_var for b in bns])
-    count = torch.stack([b.num_batches_tracked for b in bns])
-    c = mean0.numel()
-    for i, b in enumerate(bns):
-        b.running_mean = mean[i * c:(i + 1) * c]
-        b.running_var = var[i * c:(i + 1) * c]
-        b.num_batches_tracked = count[i]
-    return mean, var, count
+    start = 0
+    for b in bns:
+        c = b.running_mean.numel()
+        b.running_mean = mean[start:start + c]
+        b.running_var = var[start:start + c]
+        start += c
+    return mean, var
 
 
-# --- one op type over m edges -------------------------------------------------------------
+def _shared_counter(bns: Sequence[nn.BatchNorm2d]) -> torch.Tensor:
+    """The BNs' batch counters as views of one tensor (made on first use), to add 1 to
+    all of them in one op."""
+    count = _shares_base([b.num_batches_tracked for b in bns])
+    if count is None:
+        count = torch.stack([b.num_batches_tracked for b in bns])
+        for i, b in enumerate(bns):
+            b.num_batches_tracked = count[i]
+    return count
+
+
+def count_batches(modules: nn.Module) -> None:
+    """Add one batch to the counter of every BatchNorm under `modules` that tracks running
+    statistics and is in training mode — what each BN's own forward would have done."""
+    bns = getattr(modules, "_fused_counted_bns", None)
+    if bns is None:
+        bns = [b for b in modules.modules() if isinstance(b, nn.BatchNorm2d)
+               and b.track_running_stats and b.num_batches_tracked is not None]
+        modules._fused_counted_bns = bns  # plain attribute: not a parameter or buffer
+    if bns and bns[0].training:
+        with torch.no_grad():
+            _shared_counter(bns).add_(1)
+
+
+# --- one op type over E edges -------------------------------------------------------------
 def _cat_weights(convs: Sequence[nn.Conv2d]) -> torch.Tensor:
     return torch.cat([c.weight for c in convs])
 
 
-def _dil_conv(x_rep_relu: torch.Tensor, blocks: Sequence[DilConv], m: int) -> torch.Tensor:
-    """m DilConv blocks (ReLU already applied) on x (N, m*C, H, W) -> (N, m*C_out, H', W')."""
+def _dil_conv(x_rep_relu: torch.Tensor, blocks: Sequence[DilConv]) -> torch.Tensor:
+    """E DilConv blocks (ReLU already applied) on x (N, E*C, H, W) -> (N, E*C_out, H', W')."""
     dw0, pw0 = blocks[0].op[1], blocks[0].op[2]
     y = F.conv2d(x_rep_relu, _cat_weights([b.op[1] for b in blocks]), None, dw0.stride,
                  dw0.padding, dw0.dilation, groups=x_rep_relu.shape[1])
     y = F.conv2d(y, _cat_weights([b.op[2] for b in blocks]), None, pw0.stride, pw0.padding,
-                 pw0.dilation, groups=m)
-    return batched_batch_norm(y, [b.op[3] for b in blocks])
+                 pw0.dilation, groups=len(blocks))
+    return batched_batch_norm(y, [b.op[3] for b in blocks], count=False)
 
 
-def _sep_conv(x_rep_relu: torch.Tensor, ops: Sequence[SepConv], m: int) -> torch.Tensor:
-    y = _dil_conv(x_rep_relu, [op.op[0] for op in ops], m)
-    return _dil_conv(F.relu(y), [op.op[1] for op in ops], m)
+def _sep_conv(x_rep_relu: torch.Tensor, ops: Sequence[SepConv]) -> torch.Tensor:
+    y = _dil_conv(x_rep_relu, [op.op[0] for op in ops])
+    return _dil_conv(F.relu(y), [op.op[1] for op in ops])
 
 
-def _relu_conv_bn(x_relu: torch.Tensor, ops: Sequence[ReLUConvBN]) -> torch.Tensor:
-    """m ReLU-Conv-BN on one shared input: a single conv with m*C output channels."""
+def _relu_conv_bn(x_relu: torch.Tensor, ops: Sequence[ReLUConvBN], sources: int) -> torch.Tensor:
+    """E ReLU-Conv-BN on S shared inputs (N, S*C): one conv with E*C_out output channels,
+    grouped by source."""
     conv0 = ops[0].op[1]
     bias = torch.cat([op.op[1].bias for op in ops]) if conv0.bias is not None else None
     y = F.conv2d(x_relu, _cat_weights([op.op[1] for op in ops]), bias, conv0.stride,
-                 conv0.padding, conv0.dilation)
-    return batched_batch_norm(y, [op.op[2] for op in ops])
+                 conv0.padding, conv0.dilation, groups=sources)
+    return batched_batch_norm(y, [op.op[2] for op in ops], count=False)
 
 
-def _factorized_reduce(x_relu: torch.Tensor, ops: Sequence[FactorizedReduce]) -> torch.Tensor:
-    """m FactorizedReduce on one shared input -> (N, m*C, H/2, W/2), edge-major."""
-    m = len(ops)
-    a = F.conv2d(x_relu, _cat_weights([op.conv_1 for op in ops]), None, 2)
+def _factorized_reduce(x_relu: torch.Tensor, ops: Sequence[FactorizedReduce],
+                       sources: int) -> torch.Tensor:
+    """E FactorizedReduce on S shared inputs -> (N, E*C, H/2, W/2), edge-major."""
+    e = len(ops)
+    a = F.conv2d(x_relu, _cat_weights([op.conv_1 for op in ops]), None, 2, groups=sources)
     shifted = x_relu[:, :, 1:, 1:]
     if x_relu.shape[-1] % 2:
         shifted = F.pad(shifted, (0, 1, 0, 1))
-    b = F.conv2d(shifted, _cat_weights([op.conv_2 for op in ops]), None, 2)
+    b = F.conv2d(shifted, _cat_weights([op.conv_2 for op in ops]), None, 2, groups=sources)
     n, half, h, w = a.shape
-    y = torch.cat([a.reshape(n, m, half // m, h, w), b.reshape(n, m, half // m, h, w)], dim=2)
-    return batched_batch_norm(y.reshape(n, 2 * half, h, w), [op.bn for op in ops])
+    y = torch.cat([a.reshape(n, e, half // e, h, w), b.reshape(n, e, half // e, h, w)], dim=2)
+    return batched_batch_norm(y.reshape(n, 2 * half, h, w), [op.bn for op in ops], count=False)
+
+
+def per_edge(t: torch.Tensor, sources: int, m: int) -> torch.Tensor:
+    """(N, S*C, H, W), one map per source -> (N, S*m*C, H, W), each source's map repeated
+    for its m edges (source-major), in the memory layout of `t` (channels-last stays so)."""
+    n, sc, h, w = t.shape
+    c = sc // sources
+    if t.is_contiguous() or not t.is_contiguous(memory_format=torch.channels_last):
+        return t.reshape(n, sources, 1, c, h, w).expand(n, sources, m, c, h, w).reshape(
+            n, sources * m * c, h, w)
+    nhwc = t.permute(0, 2, 3, 1).reshape(n, h, w, sources, 1, c)
+    return nhwc.expand(n, h, w, sources, m, c).reshape(n, h, w, sources * m * c).permute(0, 3, 1, 2)
 
 
 class _SharedInput:
-    """ReLU(h) and its m-fold channel repeat, computed once on first use."""
+    """The S source maps side by side (N, S*C, H, W); ReLU of it and its per-edge repeat,
+    computed once on first use."""
 
-    def __init__(self, h: torch.Tensor, m: int):
-        self.h, self.m = h, m
+    def __init__(self, h: torch.Tensor, sources: int, m: int):
+        self.h, self.sources, self.m = h, sources, m
         self._relu = self._rep = None
 
     @property
@@ -164,93 +233,133 @@ class _SharedInput:
     @property
     def relu_repeated(self) -> torch.Tensor:
         if self._rep is None:
-            self._rep = self.relu.repeat(1, self.m, 1, 1)
+            self._rep = self.relu if self.m == 1 else per_edge(self.relu, self.sources, self.m)
         return self._rep
 
 
+def _pools_bn(mixed: Sequence[MixedOp], cols: Sequence[int], inp: _SharedInput):
+    """Every PoolBN op of the group through one BatchNorm: {op index: (N, E*C, H', W')}."""
+    e = len(mixed)
+    pooled = [mixed[0].ops[k].pool(inp.h) for k in cols]
+    if len(pooled) == 1:
+        stacked = per_edge(pooled[0], inp.sources, inp.m)
+    else:
+        p = len(pooled)
+        both = torch.cat(pooled, dim=1)  # (N, P*S*C), pool-major
+        stacked = per_edge(both, p * inp.sources, inp.m)  # (N, P*E*C)
+    y = batched_batch_norm(stacked, [mixed[i].ops[k].bn for k in cols for i in range(e)],
+                           count=False)
+    return dict(zip(cols, y.chunk(len(cols), dim=1)))
+
+
 def _op_outputs(mixed: Sequence[MixedOp], k: int, inp: _SharedInput):
-    """Op k of every edge in the group: (N, m*C', H', W') per edge, (N, C', H', W') shared
-    by all edges, or None for the zero op (its term is exactly zero)."""
+    """Op k of every edge in the group: (N, E*C', H', W') per edge, (N, S*C', H', W') one per
+    source, or None for the zero op (its term is exactly zero)."""
     ops = [mo.ops[k] for mo in mixed]
-    op0, m = ops[0], len(ops)
+    op0, e = ops[0], len(ops)
     if isinstance(op0, Zero):
         return None, False
     if isinstance(op0, NoisyIdentity):
         if op0.training and op0.scale > 0:
-            n, c, h, w = inp.h.shape
-            noise = torch.randn(n, m * c, h, w, device=inp.h.device, dtype=inp.h.dtype)
-            return inp.h.repeat(1, m, 1, 1) + op0.scale * noise, True
+            n, sc, h, w = inp.h.shape
+            noise = torch.randn(n, e * sc // inp.sources, h, w, device=inp.h.device,
+                                dtype=inp.h.dtype)
+            return per_edge(inp.h, inp.sources, inp.m) + op0.scale * noise, True
         return inp.h, False
     if isinstance(op0, Identity):
         return inp.h, False
     if isinstance(op0, SepConv):
-        return _sep_conv(inp.relu_repeated, ops, m), True
+        return _sep_conv(inp.relu_repeated, ops), True
     if isinstance(op0, DilConv):
-        return _dil_conv(inp.relu_repeated, ops, m), True
+        return _dil_conv(inp.relu_repeated, ops), True
     if isinstance(op0, ReLUConvBN):
-        return _relu_conv_bn(inp.relu, ops), True
+        return _relu_conv_bn(inp.relu, ops, inp.sources), True
     if isinstance(op0, FactorizedReduce):
-        return _factorized_reduce(inp.relu, ops), True
-    if isinstance(op0, PoolBN):
-        pooled = op0.pool(inp.h)
-        return batched_batch_norm(pooled.repeat(1, m, 1, 1), [op.bn for op in ops]), True
+        return _factorized_reduce(inp.relu, ops, inp.sources), True
     if isinstance(op0, (nn.MaxPool2d, nn.AvgPool2d)):
         return op0(inp.h), False
     raise TypeError(f"fused edges do not know the op {type(op0).__name__}; "
                     f"build the supernet with engine='eager'")
 
 
-def fused_edges(mixed: Sequence[MixedOp], h: torch.Tensor, weights: torch.Tensor,
-                edge_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """All m edges leaving one node, on their shared input.
+def computed_ops(mixed: MixedOp) -> tuple[int, ...]:
+    """Indices of the ops whose term is computed: all but `none` (exactly zero)."""
+    return tuple(o for o, op in enumerate(mixed.ops) if not isinstance(op, Zero))
 
-    mixed: the m MixedOps; h (N, C, H, W); weights (m, n_ops) op weights of those edges;
-    edge_weights (m,) or None -> (N, m, C, H/s, W/s), edge e's output at [:, e], equal to
-    ``edge_weights[e] * mixed[e](h, weights[e])``.
+
+def fused_edges(mixed: Sequence[MixedOp], inputs: torch.Tensor | Sequence[torch.Tensor],
+                weights: torch.Tensor, edge_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """All E edges leaving S nodes, m = E/S edges per node, on their nodes' values.
+
+    mixed: the E MixedOps, source-major; inputs: the S node values (N, C, H, W) (or one
+    tensor); weights (E, n_ops) op weights of those edges; edge_weights (E,) or None ->
+    (N, E, C, H/s, W/s), edge e's output at [:, e], equal to
+    ``edge_weights[e] * mixed[e](inputs[e // m], weights[e])``.
+
+    BatchNorm batch counters are not bumped here: the cell does it once (`count_batches`).
     """
-    mo0, m = mixed[0], len(mixed)
-    n = h.shape[0]
-    if m == 1:  # nothing to batch: the eager op is the shortest path
-        out = mo0(h, weights[0])
-        return (out if edge_weights is None else edge_weights[0] * out).unsqueeze(1)
-    k = mo0.k
-    active = h if k == 1 else h[:, : h.shape[1] // k]
-    inp = _SharedInput(active, m)
-    outputs, cols = [], []
-    for o in range(len(mo0.ops)):
-        y, per_edge = _op_outputs(mixed, o, inp)
-        if y is not None:
-            outputs.append(y.reshape(n, m, -1, *y.shape[-2:]) if per_edge else y.unsqueeze(1))
-            cols.append(o)
+    cols = computed_ops(mixed[0])
+    return _fused_edges(mixed, inputs, _columns(weights, cols) if cols else None, edge_weights)
+
+
+def _fused_edges(mixed, inputs, w, edge_weights):
+    """`fused_edges` with w (E, K) the weights of the `computed_ops` only (None if K = 0)."""
+    inputs = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs)
+    mo0, e, s = mixed[0], len(mixed), len(inputs)
+    if e % s:
+        raise ValueError(f"{e} edges do not split evenly over {s} source nodes")
+    m, k, n = e // s, mo0.k, inputs[0].shape[0]
+    actives = [h if k == 1 else h[:, : h.shape[1] // k] for h in inputs]
+    inp = _SharedInput(actives[0] if s == 1 else torch.cat(actives, dim=1), s, m)
+    pool_bn_cols = [o for o, op in enumerate(mo0.ops) if isinstance(op, PoolBN)]
+    pooled = _pools_bn(mixed, pool_bn_cols, inp) if pool_bn_cols else {}
+    outputs = []
+    for o in computed_ops(mo0):
+        y, edge_wise = (pooled[o], True) if o in pooled else _op_outputs(mixed, o, inp)
+        hh, ww = y.shape[-2:]
+        outputs.append(y.reshape(n, s, m, -1, hh, ww) if edge_wise else
+                       y.reshape(n, s, 1, -1, hh, ww))
     if not outputs:  # only `none` ops: zeros of the output shape
-        s = mo0.stride
-        total = active[:, :, ::s, ::s].mul(0.0).unsqueeze(1).expand(n, m, -1, -1, -1)
+        st = mo0.stride
+        zero = inp.h[:, :, ::st, ::st].mul(0.0)  # (N, S*C, H', W')
+        hh, ww = zero.shape[-2:]
+        total = zero.reshape(n, s, 1, -1, hh, ww).expand(n, s, m, -1, hh, ww)
     else:
-        # One weighted sum for all ops and edges: (N, m, K, C', H', W') x (m, K).
-        shape = (n, m, *outputs[0].shape[2:]) if outputs[0].shape[1] == m else (
-            n, m, *outputs[-1].shape[2:])
-        stacked = torch.stack([y.expand(shape) for y in outputs], dim=2)
-        w = weights if len(cols) == weights.shape[1] else weights.index_select(
-            1, _index(tuple(cols), weights.device))
-        total = (stacked * w.view(1, m, len(cols), 1, 1, 1)).sum(2)
+        # One weighted sum for all ops and edges: (N, S, m, K, C', H', W') x (S, m, K).
+        shape = (n, s, m, *outputs[0].shape[3:])
+        stacked = torch.stack([y.expand(shape) for y in outputs], dim=3)
+        total = (stacked * w.view(1, s, m, len(outputs), 1, 1, 1)).sum(3)
+    total = total.reshape(n, e, *total.shape[3:])
     if k > 1:
-        total = _with_bypass(total, h, mo0)
+        total = _with_bypass(total, inputs, mo0)
     if edge_weights is not None:
-        total = edge_weights.view(1, m, 1, 1, 1) * total
+        total = edge_weights.view(1, e, 1, 1, 1) * total
     return total
 
 
-def _with_bypass(mixed_out: torch.Tensor, h: torch.Tensor, mo0: MixedOp) -> torch.Tensor:
-    """PC-DARTS: append the bypassed channels to every edge's output, then shuffle."""
-    n, m, c_op, hh, ww = mixed_out.shape
-    bypass = h[:, c_op:]
+def _with_bypass(mixed_out: torch.Tensor, inputs: Sequence[torch.Tensor],
+                 mo0: MixedOp) -> torch.Tensor:
+    """PC-DARTS: append each source's bypassed channels to its edges' outputs, then shuffle."""
+    n, e, c_op, hh, ww = mixed_out.shape
+    s = len(inputs)
+    bypass = inputs[0][:, c_op:] if s == 1 else torch.cat([h[:, c_op:] for h in inputs], dim=1)
     if mo0.bypass_pool is not None:
         bypass = mo0.bypass_pool(bypass)
         if bypass.shape[-1] != ww:
             bypass = F.pad(bypass, (0, ww - bypass.shape[-1], 0, hh - bypass.shape[-2]))
-    full = torch.cat([mixed_out, bypass.unsqueeze(1).expand(n, m, -1, -1, -1)], dim=2)
+    cb = bypass.shape[1] // s
+    bypass = bypass.reshape(n, s, 1, cb, hh, ww).expand(n, s, e // s, cb, hh, ww)
+    full = torch.cat([mixed_out, bypass.reshape(n, e, cb, hh, ww)], dim=2)
     c, k = full.shape[2], mo0.k
-    return full.reshape(n, m, k, c // k, hh, ww).transpose(2, 3).reshape(n, m, c, hh, ww)
+    return full.reshape(n, e, k, c // k, hh, ww).transpose(2, 3).reshape(n, e, c, hh, ww)
+
+
+def _columns(weights: torch.Tensor, cols: tuple[int, ...]) -> torch.Tensor:
+    """weights[:, cols]: a view when the columns are a range (the usual case: only `none`,
+    the first op, is left out), a gather otherwise."""
+    if cols == tuple(range(cols[0], cols[-1] + 1)):
+        return weights[:, cols[0]:cols[-1] + 1]
+    return weights.index_select(1, _index(cols, weights.device))
 
 
 @functools.lru_cache(maxsize=None)
@@ -259,29 +368,41 @@ def _index(idx: tuple[int, ...], device: torch.device) -> torch.Tensor:
     return torch.tensor(idx, device=device)
 
 
-def fused_cell_nodes(edges: Sequence[MixedOp], edge_list: Sequence[tuple[int, int]],
+def _sum_in_order(terms: Sequence[torch.Tensor]) -> torch.Tensor:
+    """((t0 + t1) + t2) + ...: the order of Python's sum() without its extra 0 + t0."""
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
+
+
+def fused_cell_nodes(edges: nn.ModuleList, edge_list: Sequence[tuple[int, int]],
                      states: list[torch.Tensor], n_nodes: int, weights: torch.Tensor,
                      edge_weights: torch.Tensor | None) -> list[torch.Tensor]:
-    """Run a cell's DAG source by source; `states` holds the input nodes on entry.
+    """Run a cell's DAG group by group (`source_groups`); `states` holds the input nodes.
 
     Node j is the sum of its incoming edges in source order, as in the eager cells, so
     the additions happen in the same order. Returns the list of all `n_nodes` nodes.
     """
-    groups = edges_by_source(edge_list)
+    groups = source_groups(tuple(map(tuple, edge_list)), len(states))
+    sizes = [len(idx) for _, idx in groups]
+    order = _index(tuple(e for _, idx in groups for e in idx), weights.device)
+    # Group order, computed ops only, in one gather per cell; each group takes its rows.
+    cols = computed_ops(edges[0])
+    group_w = (_columns(weights.index_select(0, order), cols).split(sizes) if cols
+               else [None] * len(groups))
+    group_ew = ([None] * len(groups) if edge_weights is None
+                else edge_weights.index_select(0, order).split(sizes))
+    count_batches(edges)
     incoming: dict[int, list[torch.Tensor]] = defaultdict(list)
     states = list(states)
-    for src in range(n_nodes - 1):
-        if src >= len(states):
-            states.append(sum(incoming.pop(src)))
-        idx = groups.get(src)
-        if not idx:
-            continue
-        sel = _index(tuple(idx), weights.device)
-        w = weights.index_select(0, sel)
-        ew = None if edge_weights is None else edge_weights.index_select(0, sel)
-        out = fused_edges([edges[e] for e in idx], states[src], w, ew)
-        # unbind, not out[:, e]: its backward is one stack instead of m zero-filled copies
+    for (sources, idx), w, ew in zip(groups, group_w, group_ew):
+        while len(states) <= max(sources):
+            states.append(_sum_in_order(incoming.pop(len(states))))
+        out = _fused_edges([edges[e] for e in idx], [states[src] for src in sources], w, ew)
+        # unbind, not out[:, e]: its backward is one stack instead of E zero-filled copies
         for e, out_e in zip(idx, out.unbind(1)):
             incoming[edge_list[e][1]].append(out_e)
-    states.append(sum(incoming.pop(n_nodes - 1)))
+    while len(states) < n_nodes:
+        states.append(_sum_in_order(incoming.pop(len(states))))
     return states
