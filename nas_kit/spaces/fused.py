@@ -14,7 +14,9 @@ that leave a node run as one tensor of E*C channels:
   E separate BNs; running statistics are written back to each edge's own BN. Both pools'
   BNs run as one, and each cell bumps all its BN batch counters with one add;
 - parameter-free ops (pools without BN, skip) once, broadcast to every edge;
-- the op-weighted sum as one stacked multiply and sum over all ops and all E edges.
+- the op-weighted sum as one stacked multiply and sum over all ops and all E edges, the
+  ops stacked along the leading axis so that backward hands each op its gradient as a
+  view instead of a copy.
 
 Nodes whose values are known at the same time run as one group too: a DARTS cell's two
 input nodes (S = 2 sources, 4 edges each) are one group of E = 8 edges, the convs grouped
@@ -299,11 +301,13 @@ def fused_edges(mixed: Sequence[MixedOp], inputs: torch.Tensor | Sequence[torch.
     BatchNorm batch counters are not bumped here: the cell does it once (`count_batches`).
     """
     cols = computed_ops(mixed[0])
-    return _fused_edges(mixed, inputs, _columns(weights, cols) if cols else None, edge_weights)
+    wt = _rows(weights.t().contiguous(), cols) if cols else None
+    return _fused_edges(mixed, inputs, wt, edge_weights)
 
 
-def _fused_edges(mixed, inputs, w, edge_weights):
-    """`fused_edges` with w (E, K) the weights of the `computed_ops` only (None if K = 0)."""
+def _fused_edges(mixed, inputs, wt, edge_weights):
+    """`fused_edges` with wt (K, E) the weights of the `computed_ops` only, op-major (None
+    if K = 0)."""
     inputs = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs)
     mo0, e, s = mixed[0], len(mixed), len(inputs)
     if e % s:
@@ -325,10 +329,12 @@ def _fused_edges(mixed, inputs, w, edge_weights):
         hh, ww = zero.shape[-2:]
         total = zero.reshape(n, s, 1, -1, hh, ww).expand(n, s, m, -1, hh, ww)
     else:
-        # One weighted sum for all ops and edges: (N, S, m, K, C', H', W') x (S, m, K).
+        # One weighted sum for all ops and edges: (K, N, S, m, C', H', W') x (K, S, m). The op
+        # axis leads so that in backward each op's gradient is a contiguous block (a view
+        # back to the op's output shape, not a copy).
         shape = (n, s, m, *outputs[0].shape[3:])
-        stacked = torch.stack([y.expand(shape) for y in outputs], dim=3)
-        total = (stacked * w.view(1, s, m, len(outputs), 1, 1, 1)).sum(3)
+        stacked = torch.stack([y.expand(shape) for y in outputs])
+        total = (stacked * wt.view(len(outputs), 1, s, m, 1, 1, 1)).sum(0)
     total = total.reshape(n, e, *total.shape[3:])
     if k > 1:
         total = _with_bypass(total, inputs, mo0)
@@ -354,12 +360,12 @@ def _with_bypass(mixed_out: torch.Tensor, inputs: Sequence[torch.Tensor],
     return full.reshape(n, e, k, c // k, hh, ww).transpose(2, 3).reshape(n, e, c, hh, ww)
 
 
-def _columns(weights: torch.Tensor, cols: tuple[int, ...]) -> torch.Tensor:
-    """weights[:, cols]: a view when the columns are a range (the usual case: only `none`,
-    the first op, is left out), a gather otherwise."""
-    if cols == tuple(range(cols[0], cols[-1] + 1)):
-        return weights[:, cols[0]:cols[-1] + 1]
-    return weights.index_select(1, _index(cols, weights.device))
+def _rows(wt: torch.Tensor, ops: tuple[int, ...]) -> torch.Tensor:
+    """wt[ops] of op-major weights (n_ops, E): a view when the ops are a range (the usual
+    case: only `none`, the first op, is left out), a gather otherwise."""
+    if ops == tuple(range(ops[0], ops[-1] + 1)):
+        return wt[ops[0]:ops[-1] + 1]
+    return wt.index_select(0, _index(ops, wt.device))
 
 
 @functools.lru_cache(maxsize=None)
@@ -387,9 +393,10 @@ def fused_cell_nodes(edges: nn.ModuleList, edge_list: Sequence[tuple[int, int]],
     groups = source_groups(tuple(map(tuple, edge_list)), len(states))
     sizes = [len(idx) for _, idx in groups]
     order = _index(tuple(e for _, idx in groups for e in idx), weights.device)
-    # Group order, computed ops only, in one gather per cell; each group takes its rows.
+    # Op-major (the layout the weighted sum wants), group order, computed ops only, in one
+    # gather per cell; each group takes its columns.
     cols = computed_ops(edges[0])
-    group_w = (_columns(weights.index_select(0, order), cols).split(sizes) if cols
+    group_w = (_rows(weights.t().index_select(1, order), cols).split(sizes, dim=1) if cols
                else [None] * len(groups))
     group_ew = ([None] * len(groups) if edge_weights is None
                 else edge_weights.index_select(0, order).split(sizes))
