@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # One prepared call for a short GPU window (run from the repository root on the GPU machine):
+#   0. conv_choices.py: every convolution of a paper-shape fused step, timed as NCHW, NHWC and
+#      (1x1) matmul, forward + backward (a few seconds);
 #   1. the speed benchmark, eager vs fused vs graphs, paper shapes (rows written as they finish);
 #   2. stored paper records (make_records.py), resuming any checkpoints carried in runs/,
 #      with CUDA graphs where step 1 verified them (same losses and α-gradients as eager).
@@ -16,13 +18,14 @@
 # limit leaves ~15.5 MiB: one NAS-Bench-201 checkpoint (13.8 MiB) fits, a DARTS-space one
 # (16.6 MiB for darts, 47 MiB for mim-darts) does not, so DARTS-space runs that do not
 # finish in one window restart in the next (their partial record stays until a run beats it).
-# What comes back: session.log, search_speed_paper_gpu.json, records_*.log (one per records
-# process, at most 4), records.tar, carry.tar.
+# What comes back: session.log, conv_choices_paper_gpu.json, search_speed_paper_gpu.json,
+# logs.tar (records_*.log, one per records process), records.tar, carry.tar.
 # Afterwards: untar records.tar into book/ and commit the records unchanged (complete ones,
 # and partial ones the book shows as "k of N epochs"); commit the benchmark JSON as
 # benchmarks/results/search_speed_paper_gpu_<date>.json (the speed appendix shows every
-# search_speed_paper_gpu*.json; its env names the GPU) with the logs in
-# benchmarks/results/gpu_session_<date>/; untar carry.tar into runs/records/ (git-ignored)
+# search_speed_paper_gpu*.json; its env names the GPU) and conv_choices_paper_gpu.json as
+# benchmarks/results/conv_choices_paper_gpu_<date>.json, with the logs (session.log and
+# logs.tar unpacked) in benchmarks/results/gpu_session_<date>/; untar carry.tar into runs/records/ (git-ignored)
 # to carry next time.
 #   BENCH_MIN   minutes for the benchmark (default 3; 0 skips it)
 #   RECORD_MIN  minutes for records (default 5)
@@ -55,6 +58,10 @@ LOG="$OUT/session.log"
   python -c "import torch; print(torch.__version__, torch.cuda.get_device_name())"; } > "$LOG" 2>&1
 BENCH="$OUT/search_speed_paper_gpu.json"
 if [ "$BENCH_MIN" != 0 ]; then
+  echo "== conv choices $(date -u +%T)" >> "$LOG"
+  timeout 90 python benchmarks/conv_choices.py --shapes paper --device cuda --reps 10 --warmup 3 \
+    --out "$OUT/conv_choices_paper_gpu.json" >> "$LOG" 2>&1
+  echo "conv choices exit $?" >> "$LOG"
   # the key rows first (DARTS and NB201 first order), then the other methods while time remains
   end=$(( $(date +%s) + BENCH_MIN * 60 ))
   echo "== benchmark (darts) $(date -u +%T)" >> "$LOG"
@@ -106,6 +113,7 @@ python benchmarks/make_records.py --runs runs/records --book book/records --coll
 # What comes back is limited (8 files, 16 MiB each), so pack it: all stored records in one
 # tar (commit them unchanged), and the one unfinished run worth carrying to the next window.
 [ -d book/records ] && tar -cf "$OUT/records.tar" -C book records
+( cd "$OUT" && tar -cf logs.tar records_*.log && rm -f records_*.log )
 carry=$(python benchmarks/make_records.py --runs runs/records --pick-carry 15.5 2>> "$LOG")
 if [ -n "$carry" ]; then
   tar -cf "$OUT/carry.tar" -C runs/records "$carry"

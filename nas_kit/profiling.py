@@ -102,6 +102,59 @@ def speed_table(result: dict, omit: tuple[str, ...] = ()):
                       [[_cell(k, r.get(k)) for k, _ in cols] for r in rows], failed)
 
 
+def ops_before_after(before: dict, after: dict, path: str = "fused"):
+    """A `Table`: ATen ops per step and saved activations of one engine (`path`) in two
+    benchmark JSONs of the same shapes and device (e.g. two commits), per method and space,
+    with the eager engine of `after` for scale."""
+    from .tables import make_table
+    if (before.get("shapes"), before["env"].get("device")) != (after.get("shapes"), after["env"].get("device")):
+        raise ValueError("compare files of the same shapes and device: "
+                         f"{before.get('shapes')}/{before['env'].get('device')} vs "
+                         f"{after.get('shapes')}/{after['env'].get('device')}")
+    rows = {(r["method"], r["space"], r.get("path")): r for r in after["rows"] if "error" not in r}
+    old = {(r["method"], r["space"]): r for r in before["rows"]
+           if "error" not in r and r.get("path") == path}
+    out = []
+    for (method, space, p), row in rows.items():
+        if p != path or (method, space) not in old:
+            continue
+        eager = rows.get((method, space, "eager"), {})
+        b = old[(method, space)]
+        out.append([method, space, eager.get("ops_per_step", "–"), b["ops_per_step"],
+                    row["ops_per_step"], f"{row['ops_per_step'] / b['ops_per_step']:.3f}",
+                    _cell("saved_activation_mib", b.get("saved_activation_mib")),
+                    _cell("saved_activation_mib", row.get("saved_activation_mib"))])
+    return make_table(["method", "space", "eager ops/step", f"{path} ops/step before",
+                       f"{path} ops/step after", "after / before", "saved activations MiB before",
+                       "saved activations MiB after"], out)
+
+
+def conv_choices_table(result: dict):
+    """A `Table` of a `benchmarks/conv_choices.py` JSON: per space and kind of convolution,
+    calls and ms per search step for each way of computing it, and the fastest of those
+    that compute the same thing (relative difference to NCHW ≤ 1e-3; TF32 rounding is
+    ~5e-4)."""
+    from .tables import make_table
+    variants = ("nchw", "nhwc", "bmm")
+    agree: dict = {}
+    for r in result["rows"]:
+        for v in variants:
+            d = r.get("max_rel_diff", {}).get(v)
+            if d is not None and r["ms"].get(v) is not None:
+                key = (r["space"], r["kind"], v)
+                agree[key] = agree.get(key, True) and d <= 1e-3
+    rows = []
+    for s in result["summary"]:
+        ms = s["ms_per_step"]
+        ran = [v for v in variants if v in ms and (s["space"], s["kind"], v) in agree]
+        same = [v for v in ran if agree[(s["space"], s["kind"], v)]]
+        best = min(same, key=ms.get) if same else "–"
+        rows.append([s["space"], s["kind"], s["calls_per_step"],
+                     *(f"{ms[v]:.2f}" if v in ran else "–" for v in variants), best])
+    return make_table(["space", "conv", "calls / step", "NCHW ms / step", "NHWC ms / step",
+                       "matmul ms / step", "fastest (same result)"], rows)
+
+
 def engine_agreement(result: dict) -> list[dict]:
     """Per method and space: the fused-vs-eager α-gradient difference beside the eager
     engine's own change under 1e-7 relative weight noise (both from the benchmark JSON)."""

@@ -1,3 +1,4 @@
+import copy
 """Reading benchmark results: tables show only measured columns; agreement is judged right."""
 import json
 from pathlib import Path
@@ -5,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nas_kit.profiling import CountOps, engine_agreement, speed_provenance, speed_table
+from nas_kit.profiling import CountOps, engine_agreement, ops_before_after, speed_provenance, speed_table
 
 from support import load_script
 
@@ -43,15 +44,45 @@ def test_engine_agreement_compares_with_the_eager_self_noise():
     assert verdicts == {"darts": True, "pc-darts": False}
 
 
+def test_ops_before_after_pairs_the_engine_rows_of_two_files():
+    after = copy.deepcopy(RESULT)
+    for i, r in enumerate(after["rows"]):
+        if "error" not in r:
+            r["ops_per_step"] = 100 * (i + 1)
+    before = copy.deepcopy(after)
+    for r in before["rows"]:
+        if "ops_per_step" in r:
+            r["ops_per_step"] *= 2
+    table = ops_before_after(before, after)
+    rows = {(row[0], row[1]): row for row in table.rows}
+    fused = [r for r in after["rows"] if r.get("path") == "fused" and "error" not in r]
+    assert len(rows) == len(fused) > 0
+    for r in fused:
+        row = rows[(r["method"], r["space"])]
+        assert row[3] == str(2 * r["ops_per_step"]) and row[4] == str(r["ops_per_step"])
+        assert row[5] == "0.500"
+    before["shapes"] = "paper"
+    with pytest.raises(ValueError, match="same shapes and device"):
+        ops_before_after(before, after)
+
+
 def test_provenance_names_device_torch_commit_and_date():
     line = speed_provenance(RESULT)
     assert "x86_64" in line and "torch 2.x" in line and "abcdef1" in line and "2026-11-26" in line
 
 
 def test_stored_benchmark_files_render():
-    for path in (Path(__file__).resolve().parents[1] / "benchmarks" / "results").glob("*.json"):
+    from nas_kit.profiling import conv_choices_table
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    for path in results.glob("search_speed_*.json"):
         result = json.loads(path.read_text())
         assert speed_table(result).rows, path.name
+    for path in results.glob("conv_choices_*.json"):
+        assert conv_choices_table(json.loads(path.read_text())).rows, path.name
+    others = {p.name for p in results.glob("*.json")} - {
+        p.name for p in results.glob("search_speed_*.json")} - {
+        p.name for p in results.glob("conv_choices_*.json")}
+    assert not others, f"benchmark files the book does not show: {sorted(others)}"
 
 
 def test_count_ops_counts_computing_ops_not_views():
@@ -116,3 +147,39 @@ def test_kernel_summary_counts_cuda_kernels_and_ranks_them_by_time():
     count, busy_ms, top = bench.kernel_summary(events, top=2)
     assert count == 4 and busy_ms == 0.06
     assert top == [["conv", 2, 0.05], ["relu", 1, 0.01]]
+
+
+def test_conv_choices_records_the_step_convs_and_checks_each_variant(tmp_path):
+    cc = load_script("conv_choices")
+    convs = cc.convs_of_a_forward("darts", "smoke", None)
+    kinds = {c["kind"] for c in convs}
+    assert {"depthwise", "1x1 grouped", "1x1"} <= kinds, kinds
+    assert all(c["input"][0] == 16 for c in convs)  # the smoke profile's batch, not the probe's 2
+    grouped = next(c for c in convs if c["kind"] == "1x1 grouped")
+    row = cc.time_conv(grouped, torch.device("cpu"), reps=1, warmup=0)
+    assert set(row["ms"]) == {"nchw", "nhwc", "bmm"}
+    assert row["max_rel_diff"]["bmm"] < 1e-5  # the matmul form computes the same conv
+    depthwise = next(c for c in convs if c["kind"] == "depthwise")
+    assert "bmm" not in cc.time_conv(depthwise, torch.device("cpu"), reps=1, warmup=0)["ms"]
+    summary = cc.summarize([dict(row, space="darts")])
+    assert summary[0]["calls_per_step"] == 2 * grouped["calls_per_forward"]
+    assert summary[0]["ms_per_step"]["bmm"] == pytest.approx(
+        2 * grouped["calls_per_forward"] * row["ms"]["bmm"], rel=1e-3)
+
+
+def test_conv_choices_table_picks_the_fastest_variant_that_agrees():
+    from nas_kit.profiling import conv_choices_table
+    result = {"rows": [
+        {"space": "darts", "kind": "1x1 grouped", "ms": {"nchw": 2.0, "nhwc": 3.0, "bmm": 0.5},
+         "max_rel_diff": {"nchw": 0.0, "nhwc": 1e-7, "bmm": 1e-6}},
+        {"space": "darts", "kind": "depthwise", "ms": {"nchw": 2.0, "nhwc": 1.0},
+         "max_rel_diff": {"nchw": 0.0, "nhwc": 0.5}},   # faster but wrong: not picked
+    ], "summary": [
+        {"space": "darts", "kind": "1x1 grouped", "calls_per_step": 4,
+         "ms_per_step": {"nchw": 8.0, "nhwc": 12.0, "bmm": 2.0}},
+        {"space": "darts", "kind": "depthwise", "calls_per_step": 2,
+         "ms_per_step": {"nchw": 4.0, "nhwc": 2.0, "bmm": 4.0}},
+    ]}
+    table = conv_choices_table(result)
+    assert [row[-1] for row in table.rows] == ["bmm", "nchw"]
+    assert table.rows[0][5] == "2.00" and table.rows[1][5] == "–"  # no matmul form of a depthwise conv
