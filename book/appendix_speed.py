@@ -31,7 +31,12 @@
 # - `eager`: the readable reference, edge by edge and op by op (`nas_kit/spaces/mixed.py`);
 # - `fused`: the default engine; all edges that leave one node run as one batch — one ReLU, one
 #   grouped convolution per op type, one BatchNorm over all their channels, one weighted
-#   sum (`nas_kit/spaces/fused.py`). Same parameters, same function: before timing, the
+#   sum (`nas_kit/spaces/fused.py`). Since 2026-11-27 (commits 2c09c04, 3238bf9) a DARTS
+#   cell's two input nodes run as one such batch (their convolutions grouped per node),
+#   both pools share one BatchNorm, each cell gathers its op weights and counts its
+#   BatchNorm batches once, and the weighted sum hands each op its gradient as a view, not
+#   a copy: fewer ops per step than the fused engine before (table below). The GPU files
+#   of the 2026-11-27 window were measured before that change. Same parameters, same function: before timing, the
 #   benchmark runs one step of each engine on the same weights, α and batch and reports the
 #   relative difference of the α-gradients (last column);
 # - `graphs`: the fused engine with both passes of a step captured once as CUDA graphs and
@@ -182,6 +187,49 @@ for (method, space), values in sorted(minutes.items(), key=lambda kv: -sum(kv[1]
 show("search_speed_smoke_cpu.json", omit=("projected_50_epoch_min",))
 
 # %% [markdown]
+# **Which kernels for the convolutions?** Most of a GPU-bound step is convolutions of
+# unusual shapes: depthwise k x k over E*C channels and 1x1 convolutions grouped per edge.
+# `benchmarks/conv_choices.py` records every convolution of one fused forward and times
+# each, forward and backward, three ways: NCHW (what the engine runs; PyTorch's own
+# depthwise kernels in float32), NHWC (channels-last, cuDNN), and for 1x1 convolutions a
+# batched matmul. Each variant's output and gradients are compared with NCHW; the last
+# column names the fastest variant that computes the same thing. Per search step means two
+# forwards and their backwards per convolution (the α-step needs no weight gradient, timed
+# anyway). The GPU window runs it first; a CPU file at smoke shapes shows the method only.
+
+# %%
+from nas_kit.profiling import conv_choices_table
+
+conv_files = {p.name: json.loads(p.read_text()) for p in sorted(RESULTS.glob("conv_choices_*.json"))}
+for name, result in conv_files.items():
+    display(conv_choices_table(result))
+    print(f"{name} — {speed_provenance(result)}")
+if not any(r["env"].get("device") == "cuda" for r in conv_files.values()):
+    print("Not measured on a GPU yet: benchmarks/gpu_session.sh runs it at the start of the next window.")
+
+# %% [markdown]
+# ## Fewer ops in the fused step (commits 2c09c04, 3238bf9), paper shapes, counted on a CPU
+#
+# The change of 2026-11-27 to the fused engine (see the engine list at the top) is not yet
+# timed on a GPU. What a CPU can measure is the number of ATen ops a step runs, each at least
+# one kernel on a GPU: the same benchmark at paper shapes (DARTS space C=16, 8 cells, batch
+# 64; NAS-Bench-201 C=16, N=5), one step, run on the commit before the change and on the
+# change itself. Counts on a CPU are not the GPU's (there, the optimiser updates all
+# weights in a few multi-tensor ops; here it loops over them): compare the two files with
+# each other, not with the H100 tables.
+
+# %%
+from nas_kit.profiling import ops_before_after
+
+before_name, after_name = "search_speed_paper_cpu_fused_before.json", "search_speed_paper_cpu.json"
+if before_name in results and after_name in results:
+    display(ops_before_after(results[before_name], results[after_name]))
+    for name in (before_name, after_name):
+        print(f"{name} — {speed_provenance(results[name])}")
+else:
+    print("not measured yet")
+
+# %% [markdown]
 # **Same function, how close?** The fused α-gradient is compared with the eager one on the
 # same weights, α and batch. As a yardstick, the benchmark also perturbs every weight of the
 # eager run by a relative 1e-7 (float32 rounding is about 6e-8) and measures how much the
@@ -214,6 +262,7 @@ for name, result in results.items():
 # |---|---|---|
 # | dataset resident on the device as uint8, random crop and flip on the device, one persistent iterator per half | built (`nas_kit/data.py`, `DeviceLoader`) | part of every row: no DataLoader workers, no host-to-device copy per step |
 # | fused edges: shared ReLU, grouped convs, one BN and one weighted sum per node | built, default | compare the `eager` and `fused` rows: ATen ops per step, ms per step, saved activations |
+# | fewer ops in the fused step: a DARTS cell's input nodes as one group, one BN for both pools, one weight gather and one BN-counter add per cell, op gradients as views (commits 2c09c04, 3238bf9) | built, default; exact against eager in float64 (`tests/test_fused.py`) | ATen ops per step, before and after, in the table below (CPU count; the GPU kernel count and time are not measured yet) |
 # | CUDA graphs: both forward + backward passes of a step captured once and replayed; optimiser steps stay eager; α-DARTS' random patch masks drawn outside the graph (`nas_kit/graphs.py`; not for second order or skip noise) | built; the default on a CUDA device since 2026-11-27 (`cuda_graphs=False` turns it off); its logic is tested on a CPU with a stand-in for the CUDA calls | H100: compare the `graphs` and `fused` rows; the step becomes GPU-bound (busy time ≈ step time) |
 # | several searches sharing one GPU (one process each: a launch-bound step leaves the GPU idle for the others' kernels) | built for record making (`benchmarks/gpu_session.sh`, as many processes as step time / GPU busy time allows, at most 4) | records of 2026-11-27 carry `concurrent_runs` per epoch; their epoch times are those of a shared GPU |
 # | `torch.compile` | not built | — |
