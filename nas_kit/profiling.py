@@ -155,6 +155,19 @@ def conv_choices_table(result: dict):
                        "matmul ms / step", "fastest (same result)"], rows)
 
 
+def host_overhead_table(files: dict[str, dict]):
+    """A `Table` of `benchmarks/host_overhead.py` JSONs ({file name: result}): host ms per
+    forward and per forward + backward at tiny tensors, per file (commit), space and engine."""
+    from .tables import make_table
+    rows = []
+    for name, result in files.items():
+        commit = (result["env"].get("git_commit") or "unknown")[:7]
+        for r in result["rows"]:
+            rows.append([commit, r["space"], r["engine"], f"{r['forward_ms']:.1f}",
+                         f"{r['forward_backward_ms']:.1f}"])
+    return make_table(["commit", "space", "engine", "forward ms", "forward + backward ms"], rows)
+
+
 def engine_agreement(result: dict) -> list[dict]:
     """Per method and space: the fused-vs-eager α-gradient difference beside the eager
     engine's own change under 1e-7 relative weight noise (both from the benchmark JSON)."""

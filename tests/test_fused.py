@@ -143,6 +143,24 @@ def test_skip_noise_is_applied_per_edge_and_off_when_scale_is_zero():
     assert noisy_a != noisy_b  # the noise is really drawn
 
 
+def test_an_op_replaced_after_a_forward_is_used_by_the_next_one():
+    """The fused cell keeps a plan of its modules; replacing an op (here: skip noise added
+    after the first forward) must rebuild it, not run the old op."""
+    _, fused = _pair("darts")
+    x, y = _inputs()
+    fused.train()
+    first = fused(x)
+    noisy = add_skip_noise(fused)
+    for op in noisy:
+        op.scale = 1.0
+    torch.manual_seed(0)
+    with_noise = fused(x)
+    assert not torch.allclose(first, with_noise)
+    for op in noisy:
+        op.scale = 0.0
+    assert torch.allclose(fused(x), first, rtol=0, atol=1e-12)
+
+
 def test_bad_engine_name_is_refused():
     with pytest.raises(ValueError, match="engine 'fast'; valid: eager, fused"):
         nas_kit.resolve_config("darts", "darts", "synthetic", engine="fast")

@@ -79,9 +79,12 @@ def test_stored_benchmark_files_render():
         assert speed_table(result).rows, path.name
     for path in results.glob("conv_choices_*.json"):
         assert conv_choices_table(json.loads(path.read_text())).rows, path.name
+    from nas_kit.profiling import host_overhead_table
+    host = {p.name: json.loads(p.read_text()) for p in results.glob("host_overhead_*.json")}
+    assert len(host_overhead_table(host).rows) == sum(len(r["rows"]) for r in host.values())
+    shown = ("search_speed_*.json", "conv_choices_*.json", "host_overhead_*.json")
     others = {p.name for p in results.glob("*.json")} - {
-        p.name for p in results.glob("search_speed_*.json")} - {
-        p.name for p in results.glob("conv_choices_*.json")}
+        p.name for pattern in shown for p in results.glob(pattern)}
     assert not others, f"benchmark files the book does not show: {sorted(others)}"
 
 
@@ -183,3 +186,10 @@ def test_conv_choices_table_picks_the_fastest_variant_that_agrees():
     table = conv_choices_table(result)
     assert [row[-1] for row in table.rows] == ["bmm", "nchw"]
     assert table.rows[0][5] == "2.00" and table.rows[1][5] == "–"  # no matmul form of a depthwise conv
+
+
+def test_host_overhead_measures_both_engines_of_both_spaces():
+    result = load_script("host_overhead").main(["--reps", "1", "--warmup", "0"])
+    assert {(r["space"], r["engine"]) for r in result["rows"]} == {
+        (s, e) for s in ("darts", "nb201") for e in ("eager", "fused")}
+    assert all(0 < r["forward_ms"] < r["forward_backward_ms"] for r in result["rows"])

@@ -149,14 +149,9 @@ def _shared_counter(bns: Sequence[nn.BatchNorm2d]) -> torch.Tensor:
     return count
 
 
-def count_batches(modules: nn.Module) -> None:
-    """Add one batch to the counter of every BatchNorm under `modules` that tracks running
-    statistics and is in training mode — what each BN's own forward would have done."""
-    bns = getattr(modules, "_fused_counted_bns", None)
-    if bns is None:
-        bns = [b for b in modules.modules() if isinstance(b, nn.BatchNorm2d)
-               and b.track_running_stats and b.num_batches_tracked is not None]
-        modules._fused_counted_bns = bns  # plain attribute: not a parameter or buffer
+def count_batches(bns: Sequence[nn.BatchNorm2d]) -> None:
+    """Add one batch to the counter of every BN in `bns` (BNs that track running
+    statistics) if they are in training mode — what each BN's own forward would have done."""
     if bns and bns[0].training:
         with torch.no_grad():
             _shared_counter(bns).add_(1)
@@ -167,43 +162,47 @@ def _cat_weights(convs: Sequence[nn.Conv2d]) -> torch.Tensor:
     return torch.cat([c.weight for c in convs])
 
 
-def _dil_conv(x_rep_relu: torch.Tensor, blocks: Sequence[DilConv]) -> torch.Tensor:
+class _DilParts:
+    """The E DilConv blocks of one op, unpacked: depthwise convs, 1x1 convs, BNs."""
+
+    def __init__(self, blocks: Sequence[DilConv]):
+        self.dw = [b.op[1] for b in blocks]
+        self.pw = [b.op[2] for b in blocks]
+        self.bns = [b.op[3] for b in blocks]
+        dw0, pw0 = self.dw[0], self.pw[0]
+        self.dw_args = (dw0.stride, dw0.padding, dw0.dilation)
+        self.pw_args = (pw0.stride, pw0.padding, pw0.dilation)
+
+
+def _dil_conv(x_rep_relu: torch.Tensor, parts: _DilParts) -> torch.Tensor:
     """E DilConv blocks (ReLU already applied) on x (N, E*C, H, W) -> (N, E*C_out, H', W')."""
-    dw0, pw0 = blocks[0].op[1], blocks[0].op[2]
-    y = F.conv2d(x_rep_relu, _cat_weights([b.op[1] for b in blocks]), None, dw0.stride,
-                 dw0.padding, dw0.dilation, groups=x_rep_relu.shape[1])
-    y = F.conv2d(y, _cat_weights([b.op[2] for b in blocks]), None, pw0.stride, pw0.padding,
-                 pw0.dilation, groups=len(blocks))
-    return batched_batch_norm(y, [b.op[3] for b in blocks], count=False)
+    y = F.conv2d(x_rep_relu, _cat_weights(parts.dw), None, *parts.dw_args,
+                 groups=x_rep_relu.shape[1])
+    y = F.conv2d(y, _cat_weights(parts.pw), None, *parts.pw_args, groups=len(parts.pw))
+    return batched_batch_norm(y, parts.bns, count=False)
 
 
-def _sep_conv(x_rep_relu: torch.Tensor, ops: Sequence[SepConv]) -> torch.Tensor:
-    y = _dil_conv(x_rep_relu, [op.op[0] for op in ops])
-    return _dil_conv(F.relu(y), [op.op[1] for op in ops])
-
-
-def _relu_conv_bn(x_relu: torch.Tensor, ops: Sequence[ReLUConvBN], sources: int) -> torch.Tensor:
+def _relu_conv_bn(x_relu: torch.Tensor, convs: Sequence[nn.Conv2d], bns, sources: int) -> torch.Tensor:
     """E ReLU-Conv-BN on S shared inputs (N, S*C): one conv with E*C_out output channels,
     grouped by source."""
-    conv0 = ops[0].op[1]
-    bias = torch.cat([op.op[1].bias for op in ops]) if conv0.bias is not None else None
-    y = F.conv2d(x_relu, _cat_weights([op.op[1] for op in ops]), bias, conv0.stride,
-                 conv0.padding, conv0.dilation, groups=sources)
-    return batched_batch_norm(y, [op.op[2] for op in ops], count=False)
+    conv0 = convs[0]
+    bias = torch.cat([c.bias for c in convs]) if conv0.bias is not None else None
+    y = F.conv2d(x_relu, _cat_weights(convs), bias, conv0.stride, conv0.padding,
+                 conv0.dilation, groups=sources)
+    return batched_batch_norm(y, bns, count=False)
 
 
-def _factorized_reduce(x_relu: torch.Tensor, ops: Sequence[FactorizedReduce],
-                       sources: int) -> torch.Tensor:
+def _factorized_reduce(x_relu: torch.Tensor, conv_1, conv_2, bns, sources: int) -> torch.Tensor:
     """E FactorizedReduce on S shared inputs -> (N, E*C, H/2, W/2), edge-major."""
-    e = len(ops)
-    a = F.conv2d(x_relu, _cat_weights([op.conv_1 for op in ops]), None, 2, groups=sources)
+    e = len(bns)
+    a = F.conv2d(x_relu, _cat_weights(conv_1), None, 2, groups=sources)
     shifted = x_relu[:, :, 1:, 1:]
     if x_relu.shape[-1] % 2:
         shifted = F.pad(shifted, (0, 1, 0, 1))
-    b = F.conv2d(shifted, _cat_weights([op.conv_2 for op in ops]), None, 2, groups=sources)
+    b = F.conv2d(shifted, _cat_weights(conv_2), None, 2, groups=sources)
     n, half, h, w = a.shape
     y = torch.cat([a.reshape(n, e, half // e, h, w), b.reshape(n, e, half // e, h, w)], dim=2)
-    return batched_batch_norm(y.reshape(n, 2 * half, h, w), [op.bn for op in ops], count=False)
+    return batched_batch_norm(y.reshape(n, 2 * half, h, w), bns, count=False)
 
 
 def per_edge(t: torch.Tensor, sources: int, m: int) -> torch.Tensor:
@@ -239,54 +238,95 @@ class _SharedInput:
         return self._rep
 
 
-def _pools_bn(mixed: Sequence[MixedOp], cols: Sequence[int], inp: _SharedInput):
-    """Every PoolBN op of the group through one BatchNorm: {op index: (N, E*C, H', W')}."""
-    e = len(mixed)
-    pooled = [mixed[0].ops[k].pool(inp.h) for k in cols]
-    if len(pooled) == 1:
-        stacked = per_edge(pooled[0], inp.sources, inp.m)
-    else:
-        p = len(pooled)
-        both = torch.cat(pooled, dim=1)  # (N, P*S*C), pool-major
-        stacked = per_edge(both, p * inp.sources, inp.m)  # (N, P*E*C)
-    y = batched_batch_norm(stacked, [mixed[i].ops[k].bn for k in cols for i in range(e)],
-                           count=False)
-    return dict(zip(cols, y.chunk(len(cols), dim=1)))
-
-
-def _op_outputs(mixed: Sequence[MixedOp], k: int, inp: _SharedInput):
-    """Op k of every edge in the group: (N, E*C', H', W') per edge, (N, S*C', H', W') one per
-    source, or None for the zero op (its term is exactly zero)."""
-    ops = [mo.ops[k] for mo in mixed]
-    op0, e = ops[0], len(ops)
-    if isinstance(op0, Zero):
-        return None, False
-    if isinstance(op0, NoisyIdentity):
-        if op0.training and op0.scale > 0:
-            n, sc, h, w = inp.h.shape
-            noise = torch.randn(n, e * sc // inp.sources, h, w, device=inp.h.device,
-                                dtype=inp.h.dtype)
-            return per_edge(inp.h, inp.sources, inp.m) + op0.scale * noise, True
-        return inp.h, False
-    if isinstance(op0, Identity):
-        return inp.h, False
-    if isinstance(op0, SepConv):
-        return _sep_conv(inp.relu_repeated, ops), True
-    if isinstance(op0, DilConv):
-        return _dil_conv(inp.relu_repeated, ops), True
-    if isinstance(op0, ReLUConvBN):
-        return _relu_conv_bn(inp.relu, ops, inp.sources), True
-    if isinstance(op0, FactorizedReduce):
-        return _factorized_reduce(inp.relu, ops, inp.sources), True
-    if isinstance(op0, (nn.MaxPool2d, nn.AvgPool2d)):
-        return op0(inp.h), False
-    raise TypeError(f"fused edges do not know the op {type(op0).__name__}; "
-                    f"build the supernet with engine='eager'")
-
-
 def computed_ops(mixed: MixedOp) -> tuple[int, ...]:
     """Indices of the ops whose term is computed: all but `none` (exactly zero)."""
     return tuple(o for o, op in enumerate(mixed.ops) if not isinstance(op, Zero))
+
+
+def _op_modules(mixed: MixedOp) -> list[nn.Module]:
+    # the ModuleList's modules without its __getitem__ (index bookkeeping on every call)
+    return list(mixed.ops._modules.values())
+
+
+class GroupPlan:
+    """What a group of E edges runs, resolved once from their modules: per computed op its
+    kind and the E edges' convs and BNs, so that a forward does no module lookups (a sizeable
+    share of a fused forward's host time when the step is launch-bound). A fused cell keeps its
+    plans and rebuilds them when one of its ops has been replaced (`_cell_plans`).
+    """
+
+    def __init__(self, mixed: Sequence[MixedOp]):
+        mo0, e = mixed[0], len(mixed)
+        rows = [_op_modules(mo) for mo in mixed]
+        self.edges = e
+        self.k, self.stride, self.bypass_pool = mo0.k, mo0.stride, mo0.bypass_pool
+        self.cols = computed_ops(mo0)
+        pool_bn = [o for o in self.cols if isinstance(rows[0][o], PoolBN)]
+        self.pools = [rows[0][o].pool for o in pool_bn]
+        self.pool_bns = [rows[i][o].bn for o in pool_bn for i in range(e)]
+        self.steps: list[tuple] = []
+        for o in self.cols:
+            ops = [row[o] for row in rows]
+            op0 = ops[0]
+            if o in pool_bn:
+                step = ("pool-bn", pool_bn.index(o))
+            elif isinstance(op0, NoisyIdentity):
+                step = ("noisy-skip", op0)
+            elif isinstance(op0, Identity):
+                step = ("skip",)
+            elif isinstance(op0, SepConv):
+                step = ("sep", _DilParts([op.op[0] for op in ops]), _DilParts([op.op[1] for op in ops]))
+            elif isinstance(op0, DilConv):
+                step = ("dil", _DilParts(ops))
+            elif isinstance(op0, ReLUConvBN):
+                step = ("relu-conv-bn", [op.op[1] for op in ops], [op.op[2] for op in ops])
+            elif isinstance(op0, FactorizedReduce):
+                step = ("factorized-reduce", [op.conv_1 for op in ops], [op.conv_2 for op in ops],
+                        [op.bn for op in ops])
+            elif isinstance(op0, (nn.MaxPool2d, nn.AvgPool2d)):
+                step = ("pool", op0)
+            else:
+                raise TypeError(f"fused edges do not know the op {type(op0).__name__}; "
+                                f"build the supernet with engine='eager'")
+            self.steps.append(step)
+
+
+def _pools_bn(plan: GroupPlan, inp: _SharedInput) -> list[torch.Tensor]:
+    """Every PoolBN op of the group through one BatchNorm -> per pool (N, E*C, H', W')."""
+    pooled = [pool(inp.h) for pool in plan.pools]
+    if len(pooled) == 1:
+        stacked = per_edge(pooled[0], inp.sources, inp.m)
+    else:
+        both = torch.cat(pooled, dim=1)  # (N, P*S*C), pool-major
+        stacked = per_edge(both, len(pooled) * inp.sources, inp.m)  # (N, P*E*C)
+    return batched_batch_norm(stacked, plan.pool_bns, count=False).chunk(len(pooled), dim=1)
+
+
+def _op_output(step: tuple, inp: _SharedInput, pooled: Sequence[torch.Tensor], e: int):
+    """One op of every edge in the group: (N, E*C', H', W') per edge (True) or
+    (N, S*C', H', W') one per source (False)."""
+    kind = step[0]
+    if kind == "pool-bn":
+        return pooled[step[1]], True
+    if kind == "sep":
+        return _dil_conv(F.relu(_dil_conv(inp.relu_repeated, step[1])), step[2]), True
+    if kind == "dil":
+        return _dil_conv(inp.relu_repeated, step[1]), True
+    if kind == "skip":
+        return inp.h, False
+    if kind == "relu-conv-bn":
+        return _relu_conv_bn(inp.relu, step[1], step[2], inp.sources), True
+    if kind == "factorized-reduce":
+        return _factorized_reduce(inp.relu, step[1], step[2], step[3], inp.sources), True
+    if kind == "pool":
+        return step[1](inp.h), False
+    op0 = step[1]  # noisy-skip
+    if op0.training and op0.scale > 0:
+        n, sc, h, w = inp.h.shape
+        noise = torch.randn(n, e * sc // inp.sources, h, w, device=inp.h.device,
+                            dtype=inp.h.dtype)
+        return per_edge(inp.h, inp.sources, inp.m) + op0.scale * noise, True
+    return inp.h, False
 
 
 def fused_edges(mixed: Sequence[MixedOp], inputs: torch.Tensor | Sequence[torch.Tensor],
@@ -300,31 +340,30 @@ def fused_edges(mixed: Sequence[MixedOp], inputs: torch.Tensor | Sequence[torch.
 
     BatchNorm batch counters are not bumped here: the cell does it once (`count_batches`).
     """
-    cols = computed_ops(mixed[0])
-    wt = _rows(weights.t().contiguous(), cols) if cols else None
-    return _fused_edges(mixed, inputs, wt, edge_weights)
+    plan = GroupPlan(mixed)
+    wt = _rows(weights.t().contiguous(), plan.cols) if plan.cols else None
+    return _fused_edges(plan, inputs, wt, edge_weights)
 
 
-def _fused_edges(mixed, inputs, wt, edge_weights):
-    """`fused_edges` with wt (K, E) the weights of the `computed_ops` only, op-major (None
-    if K = 0)."""
+def _fused_edges(plan: GroupPlan, inputs, wt, edge_weights):
+    """`fused_edges` from a `GroupPlan`, with wt (K, E) the weights of its computed ops
+    only, op-major (None if K = 0)."""
     inputs = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs)
-    mo0, e, s = mixed[0], len(mixed), len(inputs)
+    e, s = plan.edges, len(inputs)
     if e % s:
         raise ValueError(f"{e} edges do not split evenly over {s} source nodes")
-    m, k, n = e // s, mo0.k, inputs[0].shape[0]
+    m, k, n = e // s, plan.k, inputs[0].shape[0]
     actives = [h if k == 1 else h[:, : h.shape[1] // k] for h in inputs]
     inp = _SharedInput(actives[0] if s == 1 else torch.cat(actives, dim=1), s, m)
-    pool_bn_cols = [o for o, op in enumerate(mo0.ops) if isinstance(op, PoolBN)]
-    pooled = _pools_bn(mixed, pool_bn_cols, inp) if pool_bn_cols else {}
+    pooled = _pools_bn(plan, inp) if plan.pools else ()
     outputs = []
-    for o in computed_ops(mo0):
-        y, edge_wise = (pooled[o], True) if o in pooled else _op_outputs(mixed, o, inp)
+    for step in plan.steps:
+        y, edge_wise = _op_output(step, inp, pooled, e)
         hh, ww = y.shape[-2:]
         outputs.append(y.reshape(n, s, m, -1, hh, ww) if edge_wise else
                        y.reshape(n, s, 1, -1, hh, ww))
     if not outputs:  # only `none` ops: zeros of the output shape
-        st = mo0.stride
+        st = plan.stride
         zero = inp.h[:, :, ::st, ::st].mul(0.0)  # (N, S*C, H', W')
         hh, ww = zero.shape[-2:]
         total = zero.reshape(n, s, 1, -1, hh, ww).expand(n, s, m, -1, hh, ww)
@@ -337,26 +376,26 @@ def _fused_edges(mixed, inputs, wt, edge_weights):
         total = (stacked * wt.view(len(outputs), 1, s, m, 1, 1, 1)).sum(0)
     total = total.reshape(n, e, *total.shape[3:])
     if k > 1:
-        total = _with_bypass(total, inputs, mo0)
+        total = _with_bypass(total, inputs, plan)
     if edge_weights is not None:
         total = edge_weights.view(1, e, 1, 1, 1) * total
     return total
 
 
 def _with_bypass(mixed_out: torch.Tensor, inputs: Sequence[torch.Tensor],
-                 mo0: MixedOp) -> torch.Tensor:
+                 plan: GroupPlan) -> torch.Tensor:
     """PC-DARTS: append each source's bypassed channels to its edges' outputs, then shuffle."""
     n, e, c_op, hh, ww = mixed_out.shape
     s = len(inputs)
     bypass = inputs[0][:, c_op:] if s == 1 else torch.cat([h[:, c_op:] for h in inputs], dim=1)
-    if mo0.bypass_pool is not None:
-        bypass = mo0.bypass_pool(bypass)
+    if plan.bypass_pool is not None:
+        bypass = plan.bypass_pool(bypass)
         if bypass.shape[-1] != ww:
             bypass = F.pad(bypass, (0, ww - bypass.shape[-1], 0, hh - bypass.shape[-2]))
     cb = bypass.shape[1] // s
     bypass = bypass.reshape(n, s, 1, cb, hh, ww).expand(n, s, e // s, cb, hh, ww)
     full = torch.cat([mixed_out, bypass.reshape(n, e, cb, hh, ww)], dim=2)
-    c, k = full.shape[2], mo0.k
+    c, k = full.shape[2], plan.k
     return full.reshape(n, e, k, c // k, hh, ww).transpose(2, 3).reshape(n, e, c, hh, ww)
 
 
@@ -382,6 +421,21 @@ def _sum_in_order(terms: Sequence[torch.Tensor]) -> torch.Tensor:
     return total
 
 
+def _cell_plans(edges: nn.ModuleList, groups) -> tuple[list[GroupPlan], list[nn.BatchNorm2d]]:
+    """The cell's `GroupPlan`s and the BNs whose batches it counts, kept on `edges` and
+    rebuilt when any op was replaced."""
+    mixed = list(edges._modules.values())
+    signature = tuple(id(op) for mo in mixed for op in mo.ops._modules.values())
+    cached = edges.__dict__.get("_fused_plans")
+    if cached is None or cached[0] != (signature, groups):
+        plans = [GroupPlan([mixed[e] for e in idx]) for _, idx in groups]
+        bns = [b for b in edges.modules() if isinstance(b, nn.BatchNorm2d)
+               and b.track_running_stats and b.num_batches_tracked is not None]
+        cached = ((signature, groups), plans, bns)
+        edges.__dict__["_fused_plans"] = cached  # a plain attribute: no parameters, no state
+    return cached[1], cached[2]
+
+
 def fused_cell_nodes(edges: nn.ModuleList, edge_list: Sequence[tuple[int, int]],
                      states: list[torch.Tensor], n_nodes: int, weights: torch.Tensor,
                      edge_weights: torch.Tensor | None) -> list[torch.Tensor]:
@@ -391,22 +445,23 @@ def fused_cell_nodes(edges: nn.ModuleList, edge_list: Sequence[tuple[int, int]],
     the additions happen in the same order. Returns the list of all `n_nodes` nodes.
     """
     groups = source_groups(tuple(map(tuple, edge_list)), len(states))
+    plans, bns = _cell_plans(edges, groups)
     sizes = [len(idx) for _, idx in groups]
     order = _index(tuple(e for _, idx in groups for e in idx), weights.device)
     # Op-major (the layout the weighted sum wants), group order, computed ops only, in one
     # gather per cell; each group takes its columns.
-    cols = computed_ops(edges[0])
+    cols = plans[0].cols
     group_w = (_rows(weights.t().index_select(1, order), cols).split(sizes, dim=1) if cols
                else [None] * len(groups))
     group_ew = ([None] * len(groups) if edge_weights is None
                 else edge_weights.index_select(0, order).split(sizes))
-    count_batches(edges)
+    count_batches(bns)
     incoming: dict[int, list[torch.Tensor]] = defaultdict(list)
     states = list(states)
-    for (sources, idx), w, ew in zip(groups, group_w, group_ew):
+    for (sources, idx), plan, w, ew in zip(groups, plans, group_w, group_ew):
         while len(states) <= max(sources):
             states.append(_sum_in_order(incoming.pop(len(states))))
-        out = _fused_edges([edges[e] for e in idx], [states[src] for src in sources], w, ew)
+        out = _fused_edges(plan, [states[src] for src in sources], w, ew)
         # unbind, not out[:, e]: its backward is one stack instead of E zero-filled copies
         for e, out_e in zip(idx, out.unbind(1)):
             incoming[edge_list[e][1]].append(out_e)
