@@ -230,6 +230,27 @@ else:
     print("not measured yet")
 
 # %% [markdown]
+# **Host time.** Without CUDA graphs a step is launch-bound: its time is what the host
+# spends per op. `benchmarks/host_overhead.py` measures that on the CPU with tensors so
+# small that the arithmetic is negligible (batch 1, C=4, 8x8 inputs, the paper's cell
+# counts), eager vs fused, on the commit before the fused cell kept a plan of its modules
+# (no module lookups in a forward, commit 4e868ef; the benchmark script copied into the
+# older tree to measure it) and after, two runs each: on this
+# shared 2-core machine the forward + backward times vary between runs more than the
+# forward-only ones (no autograd), which are the steadier measure.
+
+# %%
+from nas_kit.profiling import host_overhead_table
+
+host_files = {p.name: json.loads(p.read_text()) for p in sorted(RESULTS.glob("host_overhead_*.json"))}
+if host_files:
+    display(host_overhead_table(host_files))
+    for name, result in host_files.items():
+        print(f"{name} — {speed_provenance(dict(result, shapes='tiny (batch 1, C=4, 8x8)'))}")
+else:
+    print("not measured yet")
+
+# %% [markdown]
 # **Same function, how close?** The fused α-gradient is compared with the eager one on the
 # same weights, α and batch. As a yardstick, the benchmark also perturbs every weight of the
 # eager run by a relative 1e-7 (float32 rounding is about 6e-8) and measures how much the

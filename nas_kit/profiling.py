@@ -163,9 +163,10 @@ def host_overhead_table(files: dict[str, dict]):
     for name, result in files.items():
         commit = (result["env"].get("git_commit") or "unknown")[:7]
         for r in result["rows"]:
-            rows.append([commit, r["space"], r["engine"], f"{r['forward_ms']:.1f}",
+            rows.append([name, commit, r["space"], r["engine"], f"{r['forward_ms']:.1f}",
                          f"{r['forward_backward_ms']:.1f}"])
-    return make_table(["commit", "space", "engine", "forward ms", "forward + backward ms"], rows)
+    return make_table(["file", "commit", "space", "engine", "forward ms", "forward + backward ms"],
+                      rows)
 
 
 def engine_agreement(result: dict) -> list[dict]:
