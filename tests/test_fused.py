@@ -114,6 +114,26 @@ def test_batched_bn_equals_separate_bns_and_updates_each():
         assert bn.num_batches_tracked.item() == 2
 
 
+def test_batched_bn_relinks_buffers_shared_in_another_order():
+    """BNs whose buffers are views of one tensor in another order (or another grouping)
+    must not be normalised with each other's statistics."""
+    torch.manual_seed(0)
+    bns = [torch.nn.BatchNorm2d(3) for _ in range(3)]
+    ref = copy.deepcopy(bns)
+    x = torch.randn(5, 9, 4, 4)
+    batched_batch_norm(x, bns)                 # links the buffers in this order
+    for bn, part in zip(ref, x.chunk(3, dim=1)):
+        bn(part)
+    x2 = torch.randn(5, 9, 4, 4) + 3
+    batched_batch_norm(x2, bns[::-1])          # the same BNs, reversed: channel blocks swap
+    for bn, part in zip(ref[::-1], x2.chunk(3, dim=1)):
+        bn(part)
+    for bn, r in zip(bns, ref):
+        assert torch.allclose(bn.running_mean, r.running_mean, atol=1e-6)
+        assert torch.allclose(bn.running_var, r.running_var, atol=1e-6)
+        assert bn.num_batches_tracked.item() == 2
+
+
 def test_state_dict_moves_between_engines():
     eager, fused = _pair("darts")
     x, y = _inputs()

@@ -109,11 +109,16 @@ def batched_batch_norm(x: torch.Tensor, bns: Sequence[nn.BatchNorm2d], *,
 
 
 def _shares_base(tensors: Sequence[torch.Tensor]) -> torch.Tensor | None:
-    """The one tensor all `tensors` are consecutive views of, or None."""
+    """The one tensor all `tensors` are consecutive views of, in this order, or None."""
     base = tensors[0]._base
     if base is None or base.numel() != sum(t.numel() for t in tensors):
         return None
-    return base if all(t._base is base for t in tensors) else None
+    offset = base.storage_offset()
+    for t in tensors:
+        if t._base is not base or t.storage_offset() != offset:
+            return None
+        offset += t.numel()
+    return base
 
 
 def _shared_buffers(bns: Sequence[nn.BatchNorm2d]):
