@@ -103,8 +103,7 @@ def batched_batch_norm(x: torch.Tensor, bns: Sequence[nn.BatchNorm2d], *,
     out = F.batch_norm(x, mean, var, weight, bias, b0.training or not track,
                        b0.momentum or 0.0, b0.eps)
     if update and count:
-        with torch.no_grad():
-            _shared_counter(bns).add_(1)
+        count_batches(bns)
     return out
 
 
@@ -334,26 +333,17 @@ def _op_output(step: tuple, inp: _SharedInput, pooled: Sequence[torch.Tensor], e
     return inp.h, False
 
 
-def fused_edges(mixed: Sequence[MixedOp], inputs: torch.Tensor | Sequence[torch.Tensor],
-                weights: torch.Tensor, edge_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """All E edges leaving S nodes, m = E/S edges per node, on their nodes' values.
+def fused_edges(plan: GroupPlan, inputs: Sequence[torch.Tensor], wt: torch.Tensor | None,
+                edge_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """All E edges of a group leaving S nodes, m = E/S edges per node, on their nodes' values.
 
-    mixed: the E MixedOps, source-major; inputs: the S node values (N, C, H, W) (or one
-    tensor); weights (E, n_ops) op weights of those edges; edge_weights (E,) or None ->
-    (N, E, C, H/s, W/s), edge e's output at [:, e], equal to
+    plan: the group's `GroupPlan` (its E MixedOps, source-major); inputs: the S node values
+    (N, C, H, W); wt (K, E): op-major weights of the plan's computed ops (None if K = 0);
+    edge_weights (E,) or None -> (N, E, C, H/s, W/s), edge e's output at [:, e], equal to
     ``edge_weights[e] * mixed[e](inputs[e // m], weights[e])``.
 
     BatchNorm batch counters are not bumped here: the cell does it once (`count_batches`).
     """
-    plan = GroupPlan(mixed)
-    wt = _rows(weights.t().contiguous(), plan.cols) if plan.cols else None
-    return _fused_edges(plan, inputs, wt, edge_weights)
-
-
-def _fused_edges(plan: GroupPlan, inputs, wt, edge_weights):
-    """`fused_edges` from a `GroupPlan`, with wt (K, E) the weights of its computed ops
-    only, op-major (None if K = 0)."""
-    inputs = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs)
     e, s = plan.edges, len(inputs)
     if e % s:
         raise ValueError(f"{e} edges do not split evenly over {s} source nodes")
@@ -466,7 +456,7 @@ def fused_cell_nodes(edges: nn.ModuleList, edge_list: Sequence[tuple[int, int]],
     for (sources, idx), plan, w, ew in zip(groups, plans, group_w, group_ew):
         while len(states) <= max(sources):
             states.append(_sum_in_order(incoming.pop(len(states))))
-        out = _fused_edges(plan, [states[src] for src in sources], w, ew)
+        out = fused_edges(plan, [states[src] for src in sources], w, ew)
         # unbind, not out[:, e]: its backward is one stack instead of E zero-filled copies
         for e, out_e in zip(idx, out.unbind(1)):
             incoming[edge_list[e][1]].append(out_e)
