@@ -24,6 +24,7 @@ def _parse_set(items: list[str]) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS
     from .methods import METHODS, SPACES, config_keys
+    from .nar_study import STUDIES
     from .profiles import PROFILES
 
     p = argparse.ArgumentParser(prog="python -m nas_kit",
@@ -78,6 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue from OUT/checkpoint.pt (written every epoch)")
     t.add_argument("--no-progress", action="store_true")
 
+    n = sub.add_parser("nar-study", help="NAR vs baselines on NAS-Bench-201: Kendall τ and search",
+                       description="Train NAR, an MSE regressor and a pairwise ranker per training-set "
+                       "size and seed on the NB201 table (CIFAR-10 validation accuracy), score Kendall "
+                       "τ on held-out cells and search with each ranker vs random search. Writes one "
+                       "study record, rewritten after every (size, seed) unit; --resume continues it.")
+    n.add_argument("--study", choices=STUDIES, default="paper",
+                   help="budget: smoke (seconds) or paper (the NAR paper's NB201 model; hours on a CPU)")
+    n.add_argument("--out", required=True, type=Path, help="study record (.json) to write")
+    n.add_argument("--resume", action="store_true", help="continue OUT, skipping finished units")
+    n.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if available)")
+    n.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a study key, e.g. --set train_seeds=[0,1,2,3] --set epochs=30")
+    n.add_argument("--no-progress", action="store_true")
+
     sub.add_parser("methods", help="list the registered methods with their papers")
     return p
 
@@ -85,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import nas_kit
+
+    import numpy as np
 
     try:
         if args.command == "methods":
@@ -104,6 +121,19 @@ def main(argv: list[str] | None = None) -> int:
             record = nas_kit.load_record(args.record)
             for path in viz.save_record_figures(record, args.out):
                 print(path)
+            return 0
+        if args.command == "nar-study":
+            import torch
+
+            from . import nar_study
+            config = nar_study.study_config(args.study, **_parse_set(args.set))
+            device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            record = nar_study.run_study(config, args.out, resume=args.resume, device=device,
+                                         progress=not args.no_progress)
+            for name, by_size in nar_study.tau_table(record).items():
+                print(f"{name:16s} " + "  ".join(f"n={n}: τ {np.mean(v):.3f} ({len(v)} seeds)"
+                                                for n, v in sorted(by_size.items())))
+            print(f"record: {args.out} ({'complete' if record['complete'] else 'partial'})")
             return 0
         if args.command == "train":
             # a published name, genotype text or a record path: train() resolves all three

@@ -1,0 +1,238 @@
+"""A NAR study on NAS-Bench-201, stored as one record: ranking quality and search.
+
+What chapter 7 shows from a stored run (and what a reader can re-run at any budget):
+
+* **Ranking quality**: for every training-set size and training seed, NAR, an MSE
+  regressor and a pairwise ranker are trained on the same cells (CIFAR-10 *validation*
+  accuracy) and scored by Kendall τ against the CIFAR-10 *test* accuracy of the same
+  held-out cells (never trained on).
+* **Search**: each ranker of the largest size ranks a random pool of untried cells and the
+  benchmark is queried in that order; random search queries random cells. The curves are
+  the best test accuracy found so far on CIFAR-10 and, from the same queried cells, on
+  CIFAR-100 and ImageNet16-120 (a ranker trained on CIFAR-10 validation accuracy, i.e. a
+  transfer; the shipped table has no validation split for those two datasets).
+* **Tiers**: NAR's predicted vs true quintile on the held-out cells (confusion matrix).
+
+The study runs in *units* (one training-set size x one training seed); the record is
+written after each unit, so a run can be stopped and resumed (``resume=True``) and its
+seeds extended later without repeating work. Record format ``nas_kit/nar-study-v1``::
+
+    {format, kind: "nar-study", dataset, target_split, eval_split, dataset_provenance,
+     config, env, units: [unit...], complete, total_seconds, checksum}
+    unit = {size, seed, seconds, tau: {ranker: τ}, nar_history: [per-epoch dict],
+            search (largest size only): {ranker: {dataset: best-so-far curve}, queried: {ranker: [...]}},
+            tier_confusion (largest size only): 5x5 counts, rows = true tier}
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from . import nar, nb201
+from .records import RecordError, content_checksum, environment, round_sig, save_record
+
+STUDY_FORMAT = "nas_kit/nar-study-v1"
+RANKERS = ("NAR", "MSE regressor", "pairwise ranker")
+SEARCHERS = RANKERS + ("random search",)
+HELD_OUT_SEED = 100     # the held-out cells: the same for every unit, disjoint from training cells
+
+# smoke: a tiny model that checks the code runs in seconds. paper: the NAR paper's NB201
+# model and schedule (d_model 128, 6+6 layers, 55 epochs, batch 128; 1,000 training cells is
+# the paper's training-set size), three training seeds.
+_STUDIES = {
+    "smoke": dict(sizes=[50, 100], train_seeds=[0, 1], held_out=300, epochs=4, queries=20,
+                  pool=300, model=dict(d_model=32, n_heads=4, d_ff=64, n_layers=1,
+                                       tier_hidden=32, score_hidden=64)),
+    "paper": dict(sizes=[100, 300, 1000], train_seeds=[0, 1, 2], held_out=2000, epochs=55,
+                  queries=100, pool=1000, model={}),
+}
+STUDIES = tuple(_STUDIES)
+
+
+def study_config(name: str, **overrides: Any) -> dict[str, Any]:
+    """The configuration of study ``name`` ('smoke' | 'paper'), with keys overridden."""
+    if name not in _STUDIES:
+        raise ValueError(f"unknown NAR study {name!r}; valid: {', '.join(STUDIES)}")
+    config = {"study": name, "dataset": "cifar10", **{k: (list(v) if isinstance(v, list) else
+                                                            dict(v) if isinstance(v, dict) else v)
+                                                        for k, v in _STUDIES[name].items()}}
+    unknown = sorted(k for k in overrides if k not in config or k == "study")
+    if unknown:
+        raise ValueError(f"unknown study key(s) {unknown}; valid: "
+                         f"{', '.join(k for k in config if k != 'study')}")
+    config.update(overrides)
+    _check_config(config)
+    return config
+
+
+def _check_config(config: Mapping[str, Any]) -> None:
+    sizes, seeds = config["sizes"], config["train_seeds"]
+    if not sizes or any(int(n) < 10 for n in sizes):
+        raise ValueError(f"sizes must be training-set sizes >= 10, got {sizes}")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"train_seeds must be distinct seeds, got {seeds}")
+    if not 1 <= config["queries"] <= config["pool"]:
+        raise ValueError(f"need 1 <= queries <= pool, got {config['queries']} and {config['pool']}")
+    if config["dataset"] != "cifar10":
+        raise ValueError(f"the study trains on a validation split, which the table has only for "
+                         f"cifar10; got dataset {config['dataset']!r}")
+    free = nb201.N_CELLS - config["held_out"] - max(sizes)
+    if free < config["pool"]:
+        raise ValueError(f"held_out {config['held_out']} + largest size {max(sizes)} leave "
+                         f"{free} cells, fewer than pool {config['pool']}")
+
+
+def units_of(config: Mapping[str, Any]) -> list[tuple[int, int]]:
+    """(size, seed) in run order: all sizes of one seed before the next seed."""
+    return [(int(n), int(s)) for s in config["train_seeds"] for n in config["sizes"]]
+
+
+def _trainers(config, device):
+    epochs, model = config["epochs"], config["model"]
+    return {
+        "NAR": lambda c, y, seed: nar.train_nar(c, y, epochs=epochs, seed=seed, device=device,
+                                                dataset="cifar10", target_split="valid", **model),
+        "MSE regressor": lambda c, y, seed: nar.train_mse_regressor(c, y, epochs=epochs, seed=seed),
+        "pairwise ranker": lambda c, y, seed: nar.train_pairwise_ranker(c, y, epochs=epochs, seed=seed),
+    }
+
+
+def _curves(queried: np.ndarray) -> dict[str, list[float]]:
+    """Best-so-far test accuracy of the queried cells on every NB201 dataset."""
+    return {ds: [round_sig(v) for v in np.maximum.accumulate(nar.accuracies(queried, ds, "test"))]
+            for ds in nb201.DATASETS}
+
+
+def run_unit(config: Mapping[str, Any], size: int, seed: int, *, device="cpu") -> dict[str, Any]:
+    """Train the three rankers on ``size`` cells drawn with ``seed``; τ on the held-out cells,
+    and, for the largest size, the searches and NAR's tier confusion matrix."""
+    start = time.perf_counter()
+    held_out = nar.sample_cells(config["held_out"], seed=HELD_OUT_SEED)
+    truth = nar.accuracies(held_out, "cifar10", "test")
+    cells = nar.sample_cells(size, seed=seed, exclude=held_out)
+    targets, split = nar.training_targets(cells, "cifar10")
+    unit: dict[str, Any] = {"size": size, "seed": seed, "tau": {}}
+    rankers = {}
+    for name, train in _trainers(config, device).items():
+        rankers[name] = ranker = train(cells, targets, seed)
+        unit["tau"][name] = round_sig(nar.kendall_tau(ranker.predict_scores(held_out), truth))
+    unit["nar_history"] = [{k: round_sig(v) if isinstance(v, float) else v for k, v in h.items()}
+                           for h in rankers["NAR"].history]
+    if size == max(config["sizes"]):
+        used = np.concatenate([cells, held_out])     # search proposes cells nobody has queried
+        q, pool = config["queries"], config["pool"]
+        queried = {name: nar.search_with_ranker(r, q, dataset="cifar10", seed=seed, pool_size=pool,
+                                                exclude=used).queried
+                   for name, r in rankers.items()}
+        queried["random search"] = nar.random_search(q, dataset="cifar10", seed=seed, exclude=used).queried
+        unit["search"] = {"curves": {name: _curves(ix) for name, ix in queried.items()},
+                          "queried": {name: ix.tolist() for name, ix in queried.items()}}
+        true_tier = nar.tiers_from_accuracy(truth)
+        pred_tier = rankers["NAR"].predict_tiers(held_out)
+        confusion = np.zeros((5, 5), dtype=np.int64)
+        np.add.at(confusion, (true_tier, pred_tier), 1)
+        unit["tier_confusion"] = confusion.tolist()
+    unit["seconds"] = round_sig(time.perf_counter() - start)
+    return unit
+
+
+def load_study(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a stored study back, checking format and checksum (RecordError if wrong)."""
+    import json
+    path = Path(path)
+    if not path.exists():
+        raise RecordError(f"no NAR study at {path}")
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise RecordError(f"{path} is not valid JSON (truncated?): {e}") from None
+    if not isinstance(record, dict) or record.get("format") != STUDY_FORMAT:
+        raise RecordError(f"{path} is not a NAR study (format {STUDY_FORMAT!r})")
+    missing = [k for k in ("config", "env", "units", "complete") if k not in record]
+    if missing:
+        raise RecordError(f"{path}: missing keys {missing}")
+    if record.get("checksum") != content_checksum(record):
+        raise RecordError(f"{path} was changed after nas_kit wrote it (checksum mismatch); "
+                          f"re-run the study to regenerate it")
+    return record
+
+
+def run_study(config: Mapping[str, Any], out: str | os.PathLike, *, resume: bool = False,
+              device="cpu", progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) the study; the record at ``out`` is rewritten after every unit."""
+    _check_config(config)
+    out = Path(out)
+    config = dict(config)
+    if out.exists() and not resume:
+        raise FileExistsError(f"{out} exists; pass resume=True (--resume) to continue it")
+    if resume and out.exists():
+        record = load_study(out)
+        old = {k: v for k, v in record["config"].items() if k != "train_seeds"}
+        new = {k: v for k, v in config.items() if k != "train_seeds"}
+        if old != new:
+            changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            raise ValueError(f"{out} was made with another configuration (differs in {changed}); "
+                             f"only train_seeds may be extended on resume")
+        record["config"] = config
+        record["env_history"] = record.get("env_history", []) + [record["env"]]
+    else:
+        record = {"format": STUDY_FORMAT, "kind": "nar-study", "dataset": "cifar10",
+                  "target_split": "valid", "eval_split": "test",
+                  "dataset_provenance": nb201.ATTRIBUTION, "config": config, "units": [],
+                  "complete": False, "total_seconds": 0.0}
+    record["env"] = environment(device)
+    done = {(u["size"], u["seed"]) for u in record["units"]}
+    todo = [u for u in units_of(config) if u not in done]
+    from .progress import progress_bar
+    with progress_bar(total=len(todo), disable=not progress, desc="NAR study units") as bar:
+        for size, seed in todo:
+            unit = run_unit(config, size, seed, device=device)
+            record["units"].append(unit)
+            record["total_seconds"] = round_sig(record["total_seconds"] + unit["seconds"])
+            record["complete"] = len(record["units"]) >= len(units_of(config))
+            save_record(record, out)
+            bar.set_postfix(size=size, seed=seed, tau_nar=unit["tau"]["NAR"])
+            bar.update(1)
+    if not todo:
+        record["complete"] = True
+        save_record(record, out)
+    return record
+
+
+# --------------------------------------------------------------------------- reading a study
+
+
+def tau_table(record: Mapping[str, Any]) -> dict[str, dict[int, list[float]]]:
+    """{ranker: {size: [τ per seed]}} from a study record."""
+    out: dict[str, dict[int, list[float]]] = {name: {} for name in RANKERS}
+    for u in record["units"]:
+        for name in RANKERS:
+            out[name].setdefault(u["size"], []).append(u["tau"][name])
+    return out
+
+
+def search_curves(record: Mapping[str, Any], dataset: str = "cifar10") -> dict[str, np.ndarray]:
+    """{searcher: (seeds, queries) best-so-far test accuracy on ``dataset``}."""
+    if dataset not in nb201.DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(nb201.DATASETS)}")
+    units = [u for u in record["units"] if "search" in u]
+    return {name: np.array([u["search"]["curves"][name][dataset] for u in units])
+            for name in SEARCHERS}
+
+
+def optimum_hits(record: Mapping[str, Any]) -> dict[str, dict[str, tuple[int, int]]]:
+    """{searcher: {dataset: (seeds that queried the dataset's optimum, seeds)}}."""
+    units = [u for u in record["units"] if "search" in u]
+    out: dict[str, dict[str, tuple[int, int]]] = {}
+    for name in SEARCHERS:
+        out[name] = {}
+        for ds in nb201.DATASETS:
+            best = nb201.optimum(ds).index
+            hits = sum(best in u["search"]["queried"][name] for u in units)
+            out[name][ds] = (hits, len(units))
+    return out
