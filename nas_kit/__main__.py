@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"record: {args.out / 'record.json'}")
             print(f"test accuracy: {result['test_acc']:.2f} %  weights: {result['num_weights']:,}")
             return 0
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
         # Expected failures (bad input, missing data, non-finite loss, OOM) get one clear line.
         print(f"error: {e}", file=sys.stderr)
         return 2

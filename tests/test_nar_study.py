@@ -1,0 +1,125 @@
+"""The stored NAR study: units, resume, record checks and the readers chapter 7 uses."""
+import json
+
+import numpy as np
+import pytest
+
+from nas_kit import nar, nar_study, nb201
+from nas_kit.records import RecordError
+
+TINY = dict(sizes=[20, 40], train_seeds=[0], held_out=120, epochs=2, queries=8, pool=40)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("nar") / "study.json"
+    config = nar_study.study_config("smoke", **TINY)
+    return out, config, nar_study.run_study(config, out, progress=False)
+
+
+def test_study_runs_every_unit_and_writes_a_checked_record(study):
+    out, config, record = study
+    assert [(u["size"], u["seed"]) for u in record["units"]] == [(20, 0), (40, 0)]
+    assert record["complete"] and record["target_split"] == "valid" and record["eval_split"] == "test"
+    assert nar_study.load_study(out) == json.loads(out.read_text())
+    for u in record["units"]:
+        assert set(u["tau"]) == set(nar_study.RANKERS)
+        assert all(-1 <= t <= 1 for t in u["tau"].values())
+        assert len(u["nar_history"]) == config["epochs"]
+    assert "search" not in record["units"][0]          # only the largest size searches
+
+
+def test_search_queries_only_unseen_cells_and_curves_are_best_so_far(study):
+    _, config, record = study
+    unit = record["units"][-1]
+    held_out = nar.sample_cells(config["held_out"], seed=nar_study.HELD_OUT_SEED)
+    train = nar.sample_cells(unit["size"], seed=unit["seed"], exclude=held_out)
+    seen = set(held_out.tolist()) | set(train.tolist())
+    for name in nar_study.SEARCHERS:
+        queried = unit["search"]["queried"][name]
+        assert len(queried) == len(set(queried)) == config["queries"]
+        assert not seen & set(queried), name
+        for ds in nb201.DATASETS:
+            curve = unit["search"]["curves"][name][ds]
+            assert curve == sorted(curve)
+            assert curve[-1] == pytest.approx(max(nb201.accuracy(i, ds) for i in queried), abs=1e-4)
+    confusion = np.array(unit["tier_confusion"])
+    assert confusion.shape == (5, 5) and confusion.sum() == config["held_out"]
+    assert (confusion.sum(1) == config["held_out"] // 5).all()   # rows: true quintiles
+
+
+def test_readers(study):
+    _, config, record = study
+    taus = nar_study.tau_table(record)
+    assert taus["NAR"] == {20: [record["units"][0]["tau"]["NAR"]], 40: [record["units"][1]["tau"]["NAR"]]}
+    curves = nar_study.search_curves(record, "cifar100")
+    assert curves["random search"].shape == (1, config["queries"])
+    hits = nar_study.optimum_hits(record)
+    for name in nar_study.SEARCHERS:
+        for ds in nb201.DATASETS:
+            found = nb201.optimum(ds).index in record["units"][-1]["search"]["queried"][name]
+            assert hits[name][ds] == (int(found), 1)
+    with pytest.raises(ValueError, match="imagenet"):
+        nar_study.search_curves(record, "imagenet")
+
+
+def test_resume_extends_seeds_without_repeating_units(study, tmp_path, monkeypatch):
+    out, config, _ = study
+    copy = tmp_path / "study.json"
+    copy.write_text(out.read_text())
+    ran = []
+    real = nar_study.run_unit
+    monkeypatch.setattr(nar_study, "run_unit", lambda c, n, s, **kw: ran.append((n, s)) or real(c, n, s, **kw))
+    record = nar_study.run_study({**config, "train_seeds": [0, 1]}, copy, resume=True, progress=False)
+    assert ran == [(20, 1), (40, 1)]
+    assert [(u["size"], u["seed"]) for u in record["units"]] == [(20, 0), (40, 0), (20, 1), (40, 1)]
+    assert record["complete"] and len(record["env_history"]) == 1
+    assert nar_study.load_study(copy)["units"] == record["units"]
+
+
+def test_resume_refuses_another_configuration_and_an_existing_file(study):
+    out, config, _ = study
+    with pytest.raises(ValueError, match=r"differs in \['epochs'\]"):
+        nar_study.run_study({**config, "epochs": 3}, out, resume=True, progress=False)
+    with pytest.raises(FileExistsError, match="resume"):
+        nar_study.run_study(config, out, progress=False)
+
+
+def test_edited_or_foreign_study_is_refused(study, tmp_path):
+    out, _, _ = study
+    record = json.loads(out.read_text())
+    record["units"][0]["tau"]["NAR"] = 0.99
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(record))
+    with pytest.raises(RecordError, match="checksum"):
+        nar_study.load_study(edited)
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(json.dumps({"format": "nas_kit/record-v1"}))
+    with pytest.raises(RecordError, match="not a NAR study"):
+        nar_study.load_study(foreign)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(sizes=[5]), "sizes"), (dict(train_seeds=[0, 0]), "distinct"),
+    (dict(queries=50, pool=40), "queries"), (dict(dataset="cifar100"), "validation"),
+    (dict(held_out=15_400), "fewer than pool"), (dict(epochs_=3), "epochs_"),
+])
+def test_bad_configuration_is_named(bad, match):
+    with pytest.raises(ValueError, match=match):
+        nar_study.study_config("smoke", **bad)
+    with pytest.raises(ValueError, match="valid: smoke, paper"):
+        nar_study.study_config("colab")
+
+
+def test_cli_runs_a_study(tmp_path, capsys):
+    from nas_kit.__main__ import main
+    out = tmp_path / "s.json"
+    args = ["nar-study", "--study", "smoke", "--out", str(out), "--no-progress", "--device", "cpu",
+            "--set", "sizes=[20]", "--set", "epochs=1", "--set", "held_out=60", "--set", "pool=30",
+            "--set", "queries=5", "--set", "train_seeds=[3]"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "n=20: τ" in text and "complete" in text
+    assert nar_study.load_study(out)["units"][0]["seed"] == 3
+    assert main(args) == 2                       # exists, no --resume
+    assert "resume" in capsys.readouterr().err
