@@ -43,13 +43,15 @@ HELD_OUT_SEED = 100     # the held-out cells: the same for every unit, disjoint 
 
 # smoke: a tiny model that checks the code runs in seconds. paper: the NAR paper's NB201
 # model and schedule (d_model 128, 6+6 layers, 55 epochs, batch 128; 1,000 training cells is
-# the paper's training-set size), three training seeds.
+# the paper's training-set size), three training seeds. The search pool of 6,400 cells is
+# what the paper's NB201 sampler draws (50 iterations x 128, uniform: its released NB201
+# config forces uniform sampling); the optimum is in such a pool about half the time.
 _STUDIES = {
     "smoke": dict(sizes=[50, 100], train_seeds=[0, 1], held_out=300, epochs=4, queries=20,
                   pool=300, model=dict(d_model=32, n_heads=4, d_ff=64, n_layers=1,
                                        tier_hidden=32, score_hidden=64)),
     "paper": dict(sizes=[100, 300, 1000], train_seeds=[0, 1, 2], held_out=2000, epochs=55,
-                  queries=100, pool=1000, model={}),
+                  queries=100, pool=6400, model={}),
 }
 STUDIES = tuple(_STUDIES)
 
@@ -162,6 +164,35 @@ def load_study(path: str | os.PathLike) -> dict[str, Any]:
     return record
 
 
+STORED_NAME = "nar-study-nb201-paper"   # book/records/<name>.json: the study chapter 7 shows
+
+
+def load_stored(name: str = STORED_NAME, root: str | os.PathLike = "records", *,
+                fetch: bool | None = None) -> tuple[dict[str, Any] | None, str]:
+    """(study record or None, one line saying what was found) for chapter 7.
+
+    Like `nas_kit.stored.load`: in Colab (or with ``fetch=True``) a study missing under
+    ``root`` is downloaded from the project's records first; a damaged file raises.
+    """
+    from . import stored
+    path = Path(root) / f"{name}.json"
+    fetch = stored._default_fetch() if fetch is None else fetch
+    why = None
+    if not path.exists() and fetch:
+        why = stored._fetch(name, path, stored.RECORDS_URL, 20.0, check=load_study)
+    if not path.exists():
+        return None, (f"no stored study {path}" + (f" (download failed: {why})" if why else "")
+                      + "; make it with: python -m nas_kit nar-study --study paper --out " + str(path))
+    record = load_study(path)
+    seeds = sorted({u["seed"] for u in record["units"]})
+    state = "complete" if record["complete"] else f"partial: {len(record['units'])} of " \
+        f"{len(units_of(record['config']))} units"
+    env = record["env"]
+    return record, (f"stored study {path} ({state}; training seeds {seeds}; "
+                    f"{record['total_seconds'] / 60:.0f} min on {env['device']} "
+                    f"({env['device_name']}), torch {env['torch']}, commit {str(env['git_commit'])[:7]})")
+
+
 def run_study(config: Mapping[str, Any], out: str | os.PathLike, *, resume: bool = False,
               device="cpu", progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the study; the record at ``out`` is rewritten after every unit."""
@@ -236,3 +267,50 @@ def optimum_hits(record: Mapping[str, Any]) -> dict[str, dict[str, tuple[int, in
             hits = sum(best in u["search"]["queried"][name] for u in units)
             out[name][ds] = (hits, len(units))
     return out
+
+
+def _mean_std(values) -> str:
+    v = np.asarray(values, dtype=np.float64)
+    return f"{v.mean():.3f} ± {v.std(ddof=1):.3f}" if v.size > 1 else f"{v.mean():.3f}"
+
+
+def tau_summary_table(record: Mapping[str, Any]):
+    """Kendall τ on the held-out cells: one row per training-set size, mean ± std over seeds."""
+    from .tables import make_table
+    taus = tau_table(record)
+    sizes = sorted({u["size"] for u in record["units"]})
+    rows = [[f"{n:,}", str(len(taus["NAR"][n]))] + [_mean_std(taus[name][n]) for name in RANKERS]
+            for n in sizes]
+    held = record["config"]["held_out"]
+    return make_table(["training cells", "seeds", *RANKERS], rows, notes=[
+        f"Kendall τ between predicted scores and CIFAR-10 test accuracy of {held:,} held-out "
+        f"cells; rankers trained on CIFAR-10 validation accuracy; mean ± sample std over seeds."])
+
+
+def search_summary_table(record: Mapping[str, Any]):
+    """Best test accuracy found after all queries, per searcher and dataset, and how many
+    seeds queried each dataset's optimum."""
+    from .tables import make_table
+    hits = optimum_hits(record)
+    rows = []
+    for name in SEARCHERS:
+        row = [name]
+        for ds in nb201.DATASETS:
+            best = search_curves(record, ds)[name][:, -1]
+            k, n = hits[name][ds]
+            row.append(f"{best.mean():.2f} ± {best.std(ddof=1):.2f} ({k}/{n})" if n > 1
+                       else f"{best.mean():.2f} ({k}/{n})")
+        rows.append(row)
+    rows.append(["benchmark optimum"] + [f"{_opt(ds):.2f}" for ds in nb201.DATASETS])
+    cfg = record["config"]
+    return make_table(["searcher", *(f"{ds} test (%)" for ds in nb201.DATASETS)], rows, notes=[
+        f"Best test accuracy among {cfg['queries']} queried cells (of a random pool of "
+        f"{cfg['pool']:,} untried cells, ranked by each ranker trained on "
+        f"{max(cfg['sizes']):,} cells; random search draws {cfg['queries']} cells), mean ± std "
+        f"over seeds; in brackets: seeds whose queries included the dataset's optimum. Every "
+        f"ranker was trained on CIFAR-10 validation accuracy, so CIFAR-100 and ImageNet16-120 "
+        f"are a transfer. The {max(cfg['sizes']):,} training cells are queries too."])
+
+
+def _opt(dataset: str) -> float:
+    return nar.accuracies([nb201.optimum(dataset).index], dataset, "test")[0]

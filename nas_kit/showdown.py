@@ -36,6 +36,8 @@ recipe).
 """
 from __future__ import annotations
 
+import json
+
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -179,6 +181,7 @@ class Collection:
     incomplete: dict[Key, Path] = field(default_factory=dict)   # stopped before the last epoch
     variants: dict[Path, list[str]] = field(default_factory=dict)  # ablations: differing keys
     train: list[dict[str, Any]] = field(default_factory=list)   # train-from-scratch records
+    studies: list[Path] = field(default_factory=list)   # NAR studies (chapter 7), not runs
 
     def records(self, space: str | None = None) -> list[dict[str, Any]]:
         """The complete search records, of one space if given, in showdown order."""
@@ -220,6 +223,14 @@ def recipe_differences(record: Mapping[str, Any]) -> list[str]:
                   if k not in EXECUTION_KEYS and recipe[k] != config[k])
 
 
+def _is_nar_study(path: Path) -> bool:
+    from .nar_study import STUDY_FORMAT
+    try:
+        return json.loads(path.read_text()).get("format") == STUDY_FORMAT
+    except (json.JSONDecodeError, AttributeError):
+        return False     # load_record then names what is wrong with the file
+
+
 def collect(root: str | Path, *, recipes_only: bool = True) -> Collection:
     """Load every ``*.json`` record under ``root`` (recursively), checksums checked.
 
@@ -237,6 +248,9 @@ def collect(root: str | Path, *, recipes_only: bool = True) -> Collection:
     if not root.is_dir():
         raise ValueError(f"records root {root} is a file; pass the folder that holds the records")
     for path in sorted(root.rglob("*.json")):
+        if _is_nar_study(path):
+            found.studies.append(path)
+            continue
         record = load_record(path)
         if record["format"] != SEARCH_FORMAT:
             found.train.append(record)

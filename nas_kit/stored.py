@@ -116,8 +116,11 @@ def _default_fetch() -> bool:
     return "google.colab" in sys.modules and os.environ.get("NAS_KIT_OFFLINE") != "1"
 
 
-def _fetch(name: str, path: Path, base_url: str, timeout: float) -> str | None:
-    """Download ``base_url/name.json`` to ``path``; None on success, else why not."""
+def _fetch(name: str, path: Path, base_url: str, timeout: float, check=load_record) -> str | None:
+    """Download ``base_url/name.json`` to ``path``; None on success, else why not.
+
+    ``check(path)`` must accept the downloaded file (raising RecordError otherwise) before
+    it takes its name."""
     url = f"{base_url.rstrip('/')}/{name}.json"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -134,7 +137,7 @@ def _fetch(name: str, path: Path, base_url: str, timeout: float) -> str | None:
     tmp = path.with_suffix(".part")
     tmp.write_bytes(data)
     try:
-        load_record(tmp)             # checksum checked before the file takes its name
+        check(tmp)                   # checksum checked before the file takes its name
     except RecordError as e:
         tmp.unlink()
         return f"{url}: {e}"

@@ -123,3 +123,18 @@ def test_cli_runs_a_study(tmp_path, capsys):
     assert nar_study.load_study(out)["units"][0]["seed"] == 3
     assert main(args) == 2                       # exists, no --resume
     assert "resume" in capsys.readouterr().err
+
+
+def test_stored_study_is_found_and_set_aside_by_the_showdown(study, tmp_path):
+    from nas_kit import showdown
+    out, _, record = study
+    root = tmp_path / "records"
+    missing, line = nar_study.load_stored("nar-study-x", root, fetch=False)
+    assert missing is None and "python -m nas_kit nar-study --study paper" in line
+    root.mkdir()
+    (root / "nar-study-x.json").write_text(out.read_text())
+    found, line = nar_study.load_stored("nar-study-x", root, fetch=False)
+    assert {k: v for k, v in found.items() if k != "checksum"} == record
+    assert "complete" in line and "training seeds [0]" in line
+    collection = showdown.collect(root)          # chapter 6 reads the same folder
+    assert collection.studies == [root / "nar-study-x.json"] and not collection.search
