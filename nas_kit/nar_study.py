@@ -188,8 +188,8 @@ def load_stored(name: str = STORED_NAME, root: str | os.PathLike = "records", *,
     state = "complete" if record["complete"] else f"partial: {len(record['units'])} of " \
         f"{len(units_of(record['config']))} units"
     env = record["env"]
-    return record, (f"stored study {path} ({state}; training seeds {seeds}; "
-                    f"{record['total_seconds'] / 60:.0f} min on {env['device']} "
+    return record, (f"stored study {path} ('{record['config']['study']}' budget, {state}; "
+                    f"training seeds {seeds}; {record['total_seconds'] / 60:.1f} min on {env['device']} "
                     f"({env['device_name']}), torch {env['torch']}, commit {str(env['git_commit'])[:7]})")
 
 
@@ -256,16 +256,32 @@ def search_curves(record: Mapping[str, Any], dataset: str = "cifar10") -> dict[s
             for name in SEARCHERS}
 
 
-def optimum_hits(record: Mapping[str, Any]) -> dict[str, dict[str, tuple[int, int]]]:
-    """{searcher: {dataset: (seeds that queried the dataset's optimum, seeds)}}."""
+def search_cells(config: Mapping[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training cells, search pool) of the search made with training seed ``seed``, redrawn
+    exactly as ``run_unit`` drew them (benchmark indices)."""
+    held_out = nar.sample_cells(config["held_out"], seed=HELD_OUT_SEED)
+    cells = nar.sample_cells(max(config["sizes"]), seed=seed, exclude=held_out)
+    pool = nar.sample_cells(config["pool"], seed=seed, exclude=np.concatenate([cells, held_out]))
+    return cells, pool
+
+
+def optimum_hits(record: Mapping[str, Any]) -> dict[str, dict[str, dict[str, int]]]:
+    """{searcher: {dataset: {"queried": seeds whose queries include the dataset's optimum,
+    "in_pool": seeds whose pool held it (what a ranker could find at best), "in_training":
+    seeds whose training cells held it, "seeds": seeds}}}. Random search has no pool: its
+    "in_pool" counts the seeds whose untried cells held it (all but "in_training")."""
     units = [u for u in record["units"] if "search" in u]
-    out: dict[str, dict[str, tuple[int, int]]] = {}
+    drawn = [search_cells(record["config"], u["seed"]) for u in units]
+    out: dict[str, dict[str, dict[str, int]]] = {}
     for name in SEARCHERS:
         out[name] = {}
         for ds in nb201.DATASETS:
             best = nb201.optimum(ds).index
-            hits = sum(best in u["search"]["queried"][name] for u in units)
-            out[name][ds] = (hits, len(units))
+            in_training = sum(best in cells for cells, _ in drawn)
+            in_pool = (len(units) - in_training if name == "random search"
+                       else sum(best in pool for _, pool in drawn))
+            out[name][ds] = {"queried": sum(best in u["search"]["queried"][name] for u in units),
+                             "in_pool": in_pool, "in_training": in_training, "seeds": len(units)}
     return out
 
 
@@ -297,9 +313,11 @@ def search_summary_table(record: Mapping[str, Any]):
         row = [name]
         for ds in nb201.DATASETS:
             best = search_curves(record, ds)[name][:, -1]
-            k, n = hits[name][ds]
-            row.append(f"{best.mean():.2f} ± {best.std(ddof=1):.2f} ({k}/{n})" if n > 1
-                       else f"{best.mean():.2f} ({k}/{n})")
+            h = hits[name][ds]
+            found = (f" ({h['queried']}/{h['seeds']})" if name == "random search"
+                     else f" ({h['queried']}/{h['seeds']}, in pool {h['in_pool']})")
+            row.append((f"{best.mean():.2f} ± {best.std(ddof=1):.2f}" if best.size > 1
+                        else f"{best.mean():.2f}") + found)
         rows.append(row)
     rows.append(["benchmark optimum"] + [f"{_opt(ds):.2f}" for ds in nb201.DATASETS])
     cfg = record["config"]
@@ -307,7 +325,8 @@ def search_summary_table(record: Mapping[str, Any]):
         f"Best test accuracy among {cfg['queries']} queried cells (of a random pool of "
         f"{cfg['pool']:,} untried cells, ranked by each ranker trained on "
         f"{max(cfg['sizes']):,} cells; random search draws {cfg['queries']} cells), mean ± std "
-        f"over seeds; in brackets: seeds whose queries included the dataset's optimum. Every "
+        f"over seeds; in brackets: seeds whose queries included the dataset's optimum, and seeds "
+        f"whose pool held it at all (the most a ranker could find). Every "
         f"ranker was trained on CIFAR-10 validation accuracy, so CIFAR-100 and ImageNet16-120 "
         f"are a transfer. The {max(cfg['sizes']):,} training cells are queries too."])
 

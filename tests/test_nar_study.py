@@ -55,10 +55,18 @@ def test_readers(study):
     curves = nar_study.search_curves(record, "cifar100")
     assert curves["random search"].shape == (1, config["queries"])
     hits = nar_study.optimum_hits(record)
+    train, pool = nar_study.search_cells(config, 0)
+    unit = record["units"][-1]
+    assert len(pool) == config["pool"] and not set(pool) & set(train)
+    for name in nar_study.SEARCHERS[:-1]:      # the rankers queried from exactly this pool
+        assert set(unit["search"]["queried"][name]) <= set(pool.tolist())
     for name in nar_study.SEARCHERS:
         for ds in nb201.DATASETS:
-            found = nb201.optimum(ds).index in record["units"][-1]["search"]["queried"][name]
-            assert hits[name][ds] == (int(found), 1)
+            best = nb201.optimum(ds).index
+            in_pool = best not in train if name == "random search" else best in pool
+            assert hits[name][ds] == {"queried": int(best in unit["search"]["queried"][name]),
+                                      "in_pool": int(in_pool), "in_training": int(best in train),
+                                      "seeds": 1}
     with pytest.raises(ValueError, match="imagenet"):
         nar_study.search_curves(record, "imagenet")
 
@@ -135,6 +143,6 @@ def test_stored_study_is_found_and_set_aside_by_the_showdown(study, tmp_path):
     (root / "nar-study-x.json").write_text(out.read_text())
     found, line = nar_study.load_stored("nar-study-x", root, fetch=False)
     assert {k: v for k, v in found.items() if k != "checksum"} == record
-    assert "complete" in line and "training seeds [0]" in line
+    assert "'smoke' budget, complete" in line and "training seeds [0]" in line
     collection = showdown.collect(root)          # chapter 6 reads the same folder
     assert collection.studies == [root / "nar-study-x.json"] and not collection.search
