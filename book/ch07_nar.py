@@ -60,7 +60,7 @@ if importlib.util.find_spec("nas_kit") is None:
 # 3. searches with NAR against **random search**, over several seeds, and asks whether it
 #    finds the benchmark's best cell;
 # 4. shows a stored study at the paper's setting (its model, schedule and training-set
-#    size, three seeds), made with `python -m nas_kit nar-study`, on all three datasets.
+#    size, several training seeds), made with `python -m nas_kit nar-study`, on all three datasets.
 
 # %%
 import matplotlib.pyplot as plt
@@ -180,10 +180,10 @@ fig.tight_layout()
 # with the paper's NB201 model and schedule (d_model 128, 6 encoder and 6 decoder layers,
 # 55 epochs, batch 128, AdamW with the Noam schedule) by
 # `python -m nas_kit nar-study --study paper`: training sets of 100, 300 and 1,000 cells
-# (the paper's NB201 size is 1,000), three training seeds, the same 2,000 held-out cells
-# for every τ, and for the rankers trained on 1,000 cells a search over a pool of 6,400
-# untried cells, the number the paper's NB201 sampler draws (50 iterations × 128). The
-# line below names the record, how complete it is and the device it ran on.
+# (the paper's NB201 size is 1,000), training seeds 0, 1 and 2, the same 2,000 held-out
+# cells for every τ, and for the rankers trained on 1,000 cells a search over a pool of
+# 6,400 untried cells, the number the paper's NB201 sampler draws (50 iterations × 128).
+# The line below names the record, which seeds it holds so far, and the device it ran on.
 
 # %%
 from nas_kit import nar_study

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from . import nar, nb201
-from .records import RecordError, content_checksum, environment, round_sig, save_record
+from .records import RecordError, environment, read_checked, round_sig, save_record
 
 STUDY_FORMAT = "nas_kit/nar-study-v1"
 RANKERS = ("NAR", "MSE regressor", "pairwise ranker")
@@ -143,25 +143,17 @@ def run_unit(config: Mapping[str, Any], size: int, seed: int, *, device="cpu") -
     return unit
 
 
-def load_study(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a stored study back, checking format and checksum (RecordError if wrong)."""
-    import json
-    path = Path(path)
-    if not path.exists():
-        raise RecordError(f"no NAR study at {path}")
-    try:
-        record = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise RecordError(f"{path} is not valid JSON (truncated?): {e}") from None
+def _validate_study(record: Any, source: str) -> None:
     if not isinstance(record, dict) or record.get("format") != STUDY_FORMAT:
-        raise RecordError(f"{path} is not a NAR study (format {STUDY_FORMAT!r})")
+        raise RecordError(f"{source} is not a NAR study (format {STUDY_FORMAT!r})")
     missing = [k for k in ("config", "env", "units", "complete") if k not in record]
     if missing:
-        raise RecordError(f"{path}: missing keys {missing}")
-    if record.get("checksum") != content_checksum(record):
-        raise RecordError(f"{path} was changed after nas_kit wrote it (checksum mismatch); "
-                          f"re-run the study to regenerate it")
-    return record
+        raise RecordError(f"{source}: missing keys {missing}")
+
+
+def load_study(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a stored study back, checking format and checksum (RecordError if wrong)."""
+    return read_checked(path, _validate_study, what="NAR study", require_checksum=True)
 
 
 STORED_NAME = "nar-study-nb201-paper"   # book/records/<name>.json: the study chapter 7 shows

@@ -92,6 +92,27 @@ def save_record(record: dict[str, Any], path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda f: f.write(text))
 
 
+def read_checked(path: str | os.PathLike, validate, *, what: str = "record",
+                 require_checksum: bool = False) -> dict[str, Any]:
+    """Read a JSON file nas_kit wrote: parse, ``validate(record, source)``, checksum.
+
+    Raises RecordError naming the file and what is wrong (missing, truncated, not this
+    kind of file, edited after it was written).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RecordError(f"no {what} at {path}")
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise RecordError(f"{path} is not valid JSON (truncated or hand-edited?): {e}") from None
+    validate(record, str(path))
+    if (require_checksum or "checksum" in record) and record.get("checksum") != content_checksum(record):
+        raise RecordError(f"{path} was changed after nas_kit wrote it (checksum mismatch); "
+                          f"records are never edited by hand - re-run to regenerate it")
+    return record
+
+
 def load_record(path: str | os.PathLike) -> dict[str, Any]:
     """Read a run record (search or train) back, checking it is complete and well-formed.
 
@@ -101,17 +122,7 @@ def load_record(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         path = path / "record.json"
-    if not path.exists():
-        raise RecordError(f"no record at {path}")
-    try:
-        record = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise RecordError(f"{path} is not valid JSON (truncated or hand-edited?): {e}") from None
-    validate_record(record, source=str(path))
-    if "checksum" in record and record["checksum"] != content_checksum(record):
-        raise RecordError(f"{path} was changed after nas_kit wrote it (checksum mismatch); "
-                          f"records are never edited by hand - re-run to regenerate it")
-    return record
+    return read_checked(path, validate_record)
 
 
 def validate_record(record: Any, source: str = "record") -> None:
