@@ -20,8 +20,10 @@ seeds extended later without repeating work. Record format ``nas_kit/nar-study-v
     {format, kind: "nar-study", dataset, target_split, eval_split, dataset_provenance,
      config, env, units: [unit...], complete, total_seconds, checksum}
     unit = {size, seed, seconds, tau: {ranker: τ}, nar_history: [per-epoch dict],
-            search (largest size only): {ranker: {dataset: best-so-far curve}, queried: {ranker: [...]}},
+            search (largest size only): {curves: {searcher: {dataset: best-so-far test
+            accuracy per query}}, queried: {searcher: benchmark indices in query order}},
             tier_confusion (largest size only): 5x5 counts, rows = true tier}
+    (searcher = one of ``SEARCHERS``: the three rankers and random search)
 """
 from __future__ import annotations
 
@@ -31,7 +33,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import torch
 
 from . import nar, nb201
 from .records import RecordError, environment, read_checked, round_sig, save_record
