@@ -232,10 +232,10 @@ if study is not None:
                     ls="--" if name == "random search" else "-")
             ax.fill_between(x, curves.min(0), curves.max(0), color=styles[name], alpha=0.15)
         best = nar.accuracies([nb201.optimum(ds).index], ds)[0]
-        ax.axhline(best, color="tab:red", lw=0.8)
+        ax.axhline(best, color="tab:red", lw=0.8, ls=":", zorder=0)
         ax.set_ylim(best - 8, best + 1)   # the last points apart; early random queries fall below
         ax.set_xscale("log")
-        ax.set_title(f"{ds} test (optimum: red line)", fontsize=9)
+        ax.set_title(f"{ds} test (optimum: dotted red line)", fontsize=9)
         ax.set_xlabel("queried cells")
     axes[0].set_ylabel("best test accuracy so far (%)")
     axes[0].legend(fontsize=8)
