@@ -101,8 +101,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import nas_kit
 
-    import numpy as np
-
     try:
         if args.command == "methods":
             for name, m in nas_kit.METHODS.items():
@@ -123,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(path)
             return 0
         if args.command == "nar-study":
+            import numpy as np
             import torch
 
             from . import nar_study

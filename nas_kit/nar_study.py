@@ -27,6 +27,7 @@ seeds extended later without repeating work. Record format ``nas_kit/nar-study-v
 """
 from __future__ import annotations
 
+import copy
 import os
 import time
 from pathlib import Path
@@ -61,9 +62,7 @@ def study_config(name: str, **overrides: Any) -> dict[str, Any]:
     """The configuration of study ``name`` ('smoke' | 'paper'), with keys overridden."""
     if name not in _STUDIES:
         raise ValueError(f"unknown NAR study {name!r}; valid: {', '.join(STUDIES)}")
-    config = {"study": name, "dataset": "cifar10", **{k: (list(v) if isinstance(v, list) else
-                                                            dict(v) if isinstance(v, dict) else v)
-                                                        for k, v in _STUDIES[name].items()}}
+    config = {"study": name, "dataset": "cifar10", **copy.deepcopy(_STUDIES[name])}
     unknown = sorted(k for k in overrides if k not in config or k == "study")
     if unknown:
         raise ValueError(f"unknown study key(s) {unknown}; valid: "
@@ -111,14 +110,19 @@ def _curves(queried: np.ndarray) -> dict[str, list[float]]:
             for ds in nb201.DATASETS}
 
 
+def _drawn_cells(config: Mapping[str, Any], size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(held-out cells, ``size`` training cells drawn with ``seed``): benchmark indices."""
+    held_out = nar.sample_cells(config["held_out"], seed=HELD_OUT_SEED)
+    return held_out, nar.sample_cells(size, seed=seed, exclude=held_out)
+
+
 def run_unit(config: Mapping[str, Any], size: int, seed: int, *, device="cpu") -> dict[str, Any]:
     """Train the three rankers on ``size`` cells drawn with ``seed``; τ on the held-out cells,
     and, for the largest size, the searches and NAR's tier confusion matrix."""
     start = time.perf_counter()
-    held_out = nar.sample_cells(config["held_out"], seed=HELD_OUT_SEED)
+    held_out, cells = _drawn_cells(config, size, seed)
     truth = nar.accuracies(held_out, "cifar10", "test")
-    cells = nar.sample_cells(size, seed=seed, exclude=held_out)
-    targets, split = nar.training_targets(cells, "cifar10")
+    targets, _ = nar.training_targets(cells, "cifar10")
     unit: dict[str, Any] = {"size": size, "seed": seed, "tau": {}}
     rankers = {}
     for name, train in _trainers(config, device).items():
@@ -212,19 +216,17 @@ def run_study(config: Mapping[str, Any], out: str | os.PathLike, *, resume: bool
     record["env"] = environment(device)
     done = {(u["size"], u["seed"]) for u in record["units"]}
     todo = [u for u in units_of(config) if u not in done]
+    record["complete"] = not todo
     from .progress import progress_bar
     with progress_bar(total=len(todo), disable=not progress, desc="NAR study units") as bar:
         for size, seed in todo:
             unit = run_unit(config, size, seed, device=device)
             record["units"].append(unit)
             record["total_seconds"] = round_sig(record["total_seconds"] + unit["seconds"])
-            record["complete"] = len(record["units"]) >= len(units_of(config))
+            record["complete"] = (size, seed) == todo[-1]
             save_record(record, out)
             bar.set_postfix(size=size, seed=seed, tau_nar=unit["tau"]["NAR"])
             bar.update(1)
-    if not todo:
-        record["complete"] = True
-        save_record(record, out)
     return record
 
 
@@ -252,8 +254,8 @@ def search_curves(record: Mapping[str, Any], dataset: str = "cifar10") -> dict[s
 def search_cells(config: Mapping[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(training cells, search pool) of the search made with training seed ``seed``, redrawn
     exactly as ``run_unit`` drew them (benchmark indices)."""
-    held_out = nar.sample_cells(config["held_out"], seed=HELD_OUT_SEED)
-    cells = nar.sample_cells(max(config["sizes"]), seed=seed, exclude=held_out)
+    held_out, cells = _drawn_cells(config, max(config["sizes"]), seed)
+    # search_with_ranker draws its pool the same way from the cells run_unit excludes
     pool = nar.sample_cells(config["pool"], seed=seed, exclude=np.concatenate([cells, held_out]))
     return cells, pool
 
@@ -312,7 +314,8 @@ def search_summary_table(record: Mapping[str, Any]):
             row.append((f"{best.mean():.2f} ± {best.std(ddof=1):.2f}" if best.size > 1
                         else f"{best.mean():.2f}") + found)
         rows.append(row)
-    rows.append(["benchmark optimum"] + [f"{_opt(ds):.2f}" for ds in nb201.DATASETS])
+    rows.append(["benchmark optimum"] + [f"{nb201.accuracy(nb201.optimum(ds).index, ds):.2f}"
+                                         for ds in nb201.DATASETS])
     cfg = record["config"]
     return make_table(["searcher", *(f"{ds} test (%)" for ds in nb201.DATASETS)], rows, notes=[
         f"Best test accuracy among {cfg['queries']} queried cells (of a random pool of "
@@ -323,6 +326,3 @@ def search_summary_table(record: Mapping[str, Any]):
         f"ranker was trained on CIFAR-10 validation accuracy, so CIFAR-100 and ImageNet16-120 "
         f"are a transfer. The {max(cfg['sizes']):,} training cells are queries too."])
 
-
-def _opt(dataset: str) -> float:
-    return nar.accuracies([nb201.optimum(dataset).index], dataset, "test")[0]
