@@ -2,7 +2,8 @@
 # One prepared call for a short GPU window (run from the repository root on the GPU machine):
 #   0. conv_choices.py: every convolution of a paper-shape fused step, timed as NCHW, NHWC and
 #      (1x1) matmul, forward + backward (a few seconds);
-#   1. the speed benchmark, eager vs fused vs graphs, paper shapes (rows written as they finish);
+#   1. the speed benchmark, eager vs fused vs graphs, paper shapes (rows written as they finish),
+#      then torch.compile (compiled, graphs-compiled: DARTS, NAS-Bench-201 first) for COMPILE_S;
 #   2. stored paper records (make_records.py), resuming any checkpoints carried in runs/,
 #      with CUDA graphs where step 1 verified them (same losses and α-gradients as eager).
 # Everything goes to $OUT: logs, benchmark JSON, finished records, checkpoints to carry back.
@@ -28,6 +29,7 @@
 # logs.tar unpacked) in benchmarks/results/gpu_session_<date>/; untar carry.tar into runs/records/ (git-ignored)
 # to carry next time.
 #   BENCH_MIN   minutes for the benchmark (default 3; 0 skips it)
+#   COMPILE_S   seconds of it for the torch.compile rows (default 150)
 #   RECORD_MIN  minutes for records (default 5)
 #   TOTAL_S     if set, the whole call's seconds: records get what the benchmark left, less
 #               a minute for packing (overrides RECORD_MIN)
@@ -69,6 +71,17 @@ if [ "$BENCH_MIN" != 0 ]; then
     --steps 5 --warmup 2 --engines eager fused graphs graphs-cl --methods darts --spaces darts nb201 \
     --out "$BENCH" >> "$LOG" 2>&1
   echo "benchmark (darts) exit $?" >> "$LOG"
+  # torch.compile (compiling takes a while, so after the key rows): NAS-Bench-201 first
+  left=$(( end - $(date +%s) ))
+  COMPILE_S=${COMPILE_S:-150}
+  [ "$left" -lt "$COMPILE_S" ] && COMPILE_S=$left
+  if [ "$COMPILE_S" -gt 30 ]; then
+    echo "== benchmark (compiled) $(date -u +%T)" >> "$LOG"
+    timeout "$COMPILE_S" python benchmarks/search_speed.py --shapes paper --device cuda \
+      --steps 5 --warmup 2 --engines graphs-compiled compiled --methods darts --spaces nb201 darts \
+      --out "$BENCH" --append >> "$LOG" 2>&1
+    echo "benchmark (compiled) exit $?" >> "$LOG"
+  fi
   left=$(( end - $(date +%s) ))
   if [ "$left" -gt 30 ]; then
     echo "== benchmark (more) $(date -u +%T)" >> "$LOG"

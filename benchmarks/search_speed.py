@@ -40,6 +40,8 @@ ENGINE_SETTINGS = {
     "graphs": dict(engine="fused", cuda_graphs=True),
     "fused-cl": dict(engine="fused", cuda_graphs=False, channels_last=True),
     "graphs-cl": dict(engine="fused", cuda_graphs=True, channels_last=True),
+    "compiled": dict(engine="fused", cuda_graphs=False, compile=True),
+    "graphs-compiled": dict(engine="fused", cuda_graphs=True, compile=True),
 }
 SEARCH_IMAGES = 25_000   # one half of the CIFAR-10 training set
 EPOCHS = 50
@@ -105,8 +107,8 @@ def _runs(method, space, shapes, device, engines, batch_size):
         try:
             runs[engine] = nas_kit.prepare_search(method, space, ds, profile=shapes, device=device,
                                                   progress=False, limit=None, **how, **overrides)
-        except ValueError as e:  # e.g. CUDA graphs for a method they do not support
-            if not engine.startswith("graphs"):
+        except ValueError as e:  # CUDA graphs for a method they do not support; no torch.compile
+            if engine in ("eager", "fused"):
                 raise
             refused[engine] = str(e)
     return runs, refused
@@ -158,42 +160,53 @@ def check_graph_replay(run, batches, lr) -> dict[str, float]:
 
 
 def compare_first_step(runs, batches, lr) -> dict[str, dict[str, float]]:
-    """Relative α-gradient and loss differences of each engine's first step vs eager's."""
-    grads, losses = {}, {}
+    """Per engine: seconds of its first step (compiling included, where it compiles), and
+    the relative α-gradient and loss differences of that step vs eager's."""
+    grads, losses, first_s = {}, {}, {}
     for engine, run in runs.items():
+        t0 = time.perf_counter()
         run.step(*batches, lr, True)
+        _sync(run.device)
+        first_s[engine] = round(time.perf_counter() - t0, 2)
         grads[engine] = torch.cat([a.grad.flatten() for a in run.model.arch_parameters()]).double()
         with torch.no_grad():
             losses[engine] = run.objective(run.model, batches[0], batches[1],
                                            alpha_level=False)[0].item()
+    out = {e: {"first_step_s": s} for e, s in first_s.items()}
     if "eager" not in runs:
-        return {}
+        return out
     ref = grads["eager"]
-    return {e: {"alpha_grad_rel_diff": float((g - ref).norm() / ref.norm()),
-                "train_loss_rel_diff": abs(losses[e] - losses["eager"]) / abs(losses["eager"])}
-            for e, g in grads.items() if e != "eager"}
+    for e, g in grads.items():
+        if e != "eager":
+            out[e]["alpha_grad_rel_diff"] = float((g - ref).norm() / ref.norm())
+            out[e]["train_loss_rel_diff"] = abs(losses[e] - losses["eager"]) / abs(losses["eager"])
+    return out
 
 
 def time_steps(run, batches, lr, steps, warmup):
-    """(ms per step, peak allocated GiB, peak reserved GiB). Peaks count from before the
-    warm-up: a CUDA graph's memory is allocated at capture, into a private pool that its
-    replays then reuse without the allocator seeing it."""
+    """(ms per step, peak allocated GiB, peak reserved GiB, seconds of the warm-up steps).
+    Peaks count from before the warm-up: a CUDA graph's memory is allocated at capture, into
+    a private pool that its replays then reuse without the allocator seeing it. The warm-up
+    includes capturing graphs and compiling (the part of it `compare_first_step` has not
+    already compiled)."""
     if run.device.type == "cuda":
         _sync(run.device)
         torch.cuda.empty_cache()   # what earlier engines' runs left cached is not this one's
         torch.cuda.reset_peak_memory_stats(run.device)
+    t_warm = time.perf_counter()
     for _ in range(warmup):
         run.step(*batches, lr, True)
     _sync(run.device)
     t0 = time.perf_counter()
+    warm_s = t0 - t_warm
     for _ in range(steps):
         run.step(*batches, lr, True)
     _sync(run.device)
     ms = 1000 * (time.perf_counter() - t0) / steps
     if run.device.type != "cuda":
-        return ms, None, None
+        return ms, None, None, warm_s
     return (ms, torch.cuda.max_memory_allocated(run.device) / 2**30,
-            torch.cuda.max_memory_reserved(run.device) / 2**30)
+            torch.cuda.max_memory_reserved(run.device) / 2**30, warm_s)
 
 
 def bench_method(method, space, shapes, device, steps, warmup, engines, batch_size=None):
@@ -204,8 +217,8 @@ def bench_method(method, space, shapes, device, steps, warmup, engines, batch_si
     batches = (*first.train_loader.next(), *first.val_loader.next())
     diffs = compare_first_step(runs, batches, lr)
     if "eager" in runs:
-        diffs["eager"] = {"eager_alpha_grad_rel_change_at_1e-7_weight_noise": eager_self_noise(
-            method, space, shapes, device, batch_size, batches, lr)}
+        diffs["eager"]["eager_alpha_grad_rel_change_at_1e-7_weight_noise"] = eager_self_noise(
+            method, space, shapes, device, batch_size, batches, lr)
     rows = []
     for engine, run in runs.items():
         try:
@@ -227,12 +240,12 @@ def _engine_row(method, space, engine, run, batches, lr, steps, warmup, diffs) -
     """Timing, counts and memory of one engine's prepared run."""
     if run.graphed is not None:  # warm-up and capture must not be timed
         warmup = max(warmup, run.graphed.warmup + 2)
-    ms, peak, peak_reserved = time_steps(run, batches, lr, steps, warmup)
+    ms, peak, peak_reserved, warm_s = time_steps(run, batches, lr, steps, warmup)
     if run.graphed is not None:  # its first step above was an eager warm-up step
         try:
-            diffs[engine] = check_graph_replay(run, batches, lr)
+            diffs.setdefault(engine, {}).update(check_graph_replay(run, batches, lr))
         except Exception as e:   # keep the timing; without the check, records will not use graphs
-            diffs[engine] = {"replay_error": f"{type(e).__name__}: {e}"[:300]}
+            diffs.setdefault(engine, {})["replay_error"] = f"{type(e).__name__}: {e}"[:300]
     bs = run.cfg.batch_size
     steps_per_epoch = SEARCH_IMAGES // bs
     # Counts are secondary: one that fails (e.g. the profiler) must not lose the timing.
@@ -257,7 +270,8 @@ def _engine_row(method, space, engine, run, batches, lr, steps, warmup, diffs) -
         "peak_gib": None if peak is None else round(peak, 3),
         "peak_reserved_gib": None if peak_reserved is None else round(peak_reserved, 3),
         "projected_50_epoch_min": round(ms * steps_per_epoch * EPOCHS / 60_000, 1),
-        "steps_timed": steps, **diffs.get(engine, {}),
+        "steps_timed": steps, "warmup_steps": warmup, "warmup_s": round(warm_s, 2),
+        **diffs.get(engine, {}),
     }
     if failures:
         row["count_errors"] = failures
@@ -276,7 +290,8 @@ def main(argv=None):
     p.add_argument("--engines", nargs="+", default=["eager", "fused"],
                    choices=list(ENGINE_SETTINGS),
                    help="graphs = fused + CUDA graphs (GPU only, first-order methods, not skip "
-                        "noise); -cl = channels-last weights and batches")
+                        "noise); -cl = channels-last weights and batches; compiled = fused + "
+                        "torch.compile")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--out", type=Path, default=None, help="JSON output (default: stdout only)")

@@ -22,7 +22,7 @@ from .spaces.fused import ENGINES
 SPACES = ("darts", "nb201")
 # Config keys that choose how a search is computed, not what: a checkpoint made under one
 # value resumes under another.
-IMPLEMENTATION_KEYS = ("engine", "cuda_graphs", "channels_last")
+IMPLEMENTATION_KEYS = ("engine", "cuda_graphs", "channels_last", "compile")
 STEP_ORDERS = ("alpha_first", "w_first")
 TRAINABLE = ("all", "bn_only", "conv_only")
 DERIVE_RULES = {"darts": ("top2", "threshold"), "nb201": ("argmax",)}
@@ -97,6 +97,9 @@ class SearchConfig:
     # weights and batches in channels-last memory layout (NHWC): cuDNN's native layout on
     # recent GPUs, so convolutions need no layout transposes; same function
     channels_last: bool = False
+    # run each pass of the objective (forward and backward) compiled by torch.compile
+    # (nas_kit/compiled.py): fused elementwise kernels; the first steps include compiling
+    compile: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

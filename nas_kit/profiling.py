@@ -67,6 +67,7 @@ SPEED_COLUMNS = (
     ("gpu_busy_ms", "GPU busy ms / step"), ("peak_gib", "peak GPU GiB"),
     ("peak_reserved_gib", "peak reserved GiB"), ("saved_activation_mib", "saved activations MiB"),
     ("projected_50_epoch_min", "50-epoch search, min (projected)"),
+    ("first_step_s", "first step s (compiling included)"),
     ("alpha_grad_rel_diff", "α-grad rel. diff vs eager"),
     ("eager_alpha_grad_rel_change_at_1e-7_weight_noise", "eager α-grad change at 1e-7 weight noise"),
     ("replay_alpha_grad_rel_diff", "replayed vs eager step, α-grad rel. diff"),

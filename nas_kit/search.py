@@ -32,6 +32,7 @@ from .checkpoints import config_differences, load_checkpoint, save_checkpoint, C
 from .hypergradient import unrolled_alpha_grads
 from .losses import (MIMDecoder, apply_patch_mask, masked_patch_mse, patch_grid, random_patch_mask,
                      self_balanced, zero_one_loss)
+from .compiled import CompiledObjective
 from .graphs import GraphedStep, check_graphable, graphs_available
 from .methods import IMPLEMENTATION_KEYS, SearchConfig, resolve_config
 from .records import SEARCH_FORMAT, environment, round_sig, save_record
@@ -271,6 +272,9 @@ class SearchRun:
             self.mask_gen = torch.Generator(device=device)
             self.mask_gen.manual_seed(cfg.seed + 2)
         self.objective = Objective(cfg, self.mask_gen)
+        if cfg.compile:
+            self.objective = CompiledObjective(self.objective, self.model, self.weights,
+                                               self.alphas, only_needed_grads=cfg.order == 1)
         self.graphed = GraphedStep(self) if cfg.cuda_graphs else None
         self.epoch = 0
         self.record = {

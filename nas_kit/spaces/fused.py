@@ -81,7 +81,44 @@ def source_groups(edges: tuple[tuple[int, int], ...], n_inputs: int
 
 
 # --- BatchNorm over E edges -------------------------------------------------------------
-def batched_batch_norm(x: torch.Tensor, bns: Sequence[nn.BatchNorm2d], *,
+class SharedBN:
+    """E BatchNorm2d(C) of one op type, run as one BatchNorm over E*C channels.
+
+    Their running statistics (and batch counters) are made views of one tensor each, so
+    one `F.batch_norm` call updates all E in place. The link is made on first use and again
+    when `.to()` or an assignment replaced a BN's buffer (found by identity: a check that
+    `torch.compile` can trace and guard on); `load_state_dict` copies into the buffers in
+    place and keeps it.
+    """
+
+    def __init__(self, bns: Sequence[nn.BatchNorm2d]):
+        self.bns = tuple(bns)
+        self._stats: tuple | None = None     # (mean, var, the BNs' mean views, var views)
+        self._counter: tuple | None = None   # (counter, the BNs' counter views)
+
+    def __len__(self) -> int:
+        return len(self.bns)
+
+    def stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Running mean and var of all E BNs, (E*C,) each, the BNs' own buffers views of them."""
+        s = self._stats
+        if s is None or any(b.running_mean is not m or b.running_var is not v
+                            for b, m, v in zip(self.bns, s[2], s[3])):
+            mean, var = _shared_buffers(self.bns)
+            s = self._stats = (mean, var, tuple(b.running_mean for b in self.bns),
+                               tuple(b.running_var for b in self.bns))
+        return s[0], s[1]
+
+    def counter(self) -> torch.Tensor:
+        """The BNs' batch counters as views of one (E,) tensor."""
+        c = self._counter
+        if c is None or any(b.num_batches_tracked is not t for b, t in zip(self.bns, c[1])):
+            count = _shared_counter(self.bns)
+            c = self._counter = (count, tuple(b.num_batches_tracked for b in self.bns))
+        return c[0]
+
+
+def batched_batch_norm(x: torch.Tensor, bns: SharedBN | Sequence[nn.BatchNorm2d], *,
                        count: bool = True) -> torch.Tensor:
     """x (N, E*C, H, W), edge-major channels, through E BatchNorm2d(C) -> (N, E*C, H, W).
 
@@ -89,21 +126,22 @@ def batched_batch_norm(x: torch.Tensor, bns: Sequence[nn.BatchNorm2d], *,
     statistics of each edge's BN are updated as eager BN would, and with ``count`` their
     batch counters (the fused cell counts all its BNs at once instead: `count_batches`).
     """
-    b0 = bns[0]
+    shared = bns if isinstance(bns, SharedBN) else SharedBN(bns)
+    b0 = shared.bns[0]
     track = b0.track_running_stats and b0.running_mean is not None
     update = b0.training and track
     if update and b0.momentum is None:
         raise ValueError("fused edges need BatchNorm momentum set (got None, cumulative "
                          "averaging); use engine='eager' for such a network")
-    weight = torch.cat([b.weight for b in bns]) if b0.affine else None
-    bias = torch.cat([b.bias for b in bns]) if b0.affine else None
+    weight = torch.cat([b.weight for b in shared.bns]) if b0.affine else None
+    bias = torch.cat([b.bias for b in shared.bns]) if b0.affine else None
     mean = var = None
     if track:
-        mean, var = _shared_buffers(bns)
+        mean, var = shared.stats()
     out = F.batch_norm(x, mean, var, weight, bias, b0.training or not track,
                        b0.momentum or 0.0, b0.eps)
     if update and count:
-        count_batches(bns)
+        count_batches(shared)
     return out
 
 
@@ -121,12 +159,8 @@ def _shares_base(tensors: Sequence[torch.Tensor]) -> torch.Tensor | None:
 
 
 def _shared_buffers(bns: Sequence[nn.BatchNorm2d]):
-    """One contiguous running mean and var for E BNs, the BNs' own buffers being views
-    into them, so one batch_norm call updates all E in place.
-
-    The views are made on first use and again whenever `.to()` or assignment replaced a
-    buffer; `load_state_dict` copies into buffers in place and keeps them.
-    """
+    """One contiguous running mean and var for E BNs, the BNs' own buffers being made
+    views into them (kept when they already are)."""
     mean = _shares_base([b.running_mean for b in bns])
     var = _shares_base([b.running_var for b in bns])
     if mean is not None and var is not None:
@@ -143,8 +177,7 @@ def _shared_buffers(bns: Sequence[nn.BatchNorm2d]):
 
 
 def _shared_counter(bns: Sequence[nn.BatchNorm2d]) -> torch.Tensor:
-    """The BNs' batch counters as views of one tensor (made on first use), to add 1 to
-    all of them in one op."""
+    """The BNs' batch counters as views of one tensor (made when they are not)."""
     count = _shares_base([b.num_batches_tracked for b in bns])
     if count is None:
         count = torch.stack([b.num_batches_tracked for b in bns])
@@ -153,12 +186,13 @@ def _shared_counter(bns: Sequence[nn.BatchNorm2d]) -> torch.Tensor:
     return count
 
 
-def count_batches(bns: Sequence[nn.BatchNorm2d]) -> None:
+def count_batches(bns: SharedBN | Sequence[nn.BatchNorm2d]) -> None:
     """Add one batch to the counter of every BN in `bns` (BNs that track running
     statistics) if they are in training mode — what each BN's own forward would have done."""
-    if bns and bns[0].training:
+    shared = bns if isinstance(bns, SharedBN) else SharedBN(bns)
+    if shared.bns and shared.bns[0].training:
         with torch.no_grad():
-            _shared_counter(bns).add_(1)
+            shared.counter().add_(1)
 
 
 # --- one op type over E edges -------------------------------------------------------------
@@ -172,7 +206,7 @@ class _DilParts:
     def __init__(self, blocks: Sequence[DilConv]):
         self.dw = [b.op[1] for b in blocks]
         self.pw = [b.op[2] for b in blocks]
-        self.bns = [b.op[3] for b in blocks]
+        self.bns = SharedBN([b.op[3] for b in blocks])
         dw0, pw0 = self.dw[0], self.pw[0]
         self.dw_args = (dw0.stride, dw0.padding, dw0.dilation)
         self.pw_args = (pw0.stride, pw0.padding, pw0.dilation)
@@ -267,7 +301,7 @@ class GroupPlan:
         self.cols = computed_ops(mo0)
         pool_bn = [o for o in self.cols if isinstance(rows[0][o], PoolBN)]
         self.pools = [rows[0][o].pool for o in pool_bn]
-        self.pool_bns = [rows[i][o].bn for o in pool_bn for i in range(e)]
+        self.pool_bns = SharedBN([rows[i][o].bn for o in pool_bn for i in range(e)])
         self.steps: list[tuple] = []
         for o in self.cols:
             ops = [row[o] for row in rows]
@@ -283,10 +317,10 @@ class GroupPlan:
             elif isinstance(op0, DilConv):
                 step = ("dil", _DilParts(ops))
             elif isinstance(op0, ReLUConvBN):
-                step = ("relu-conv-bn", [op.op[1] for op in ops], [op.op[2] for op in ops])
+                step = ("relu-conv-bn", [op.op[1] for op in ops], SharedBN([op.op[2] for op in ops]))
             elif isinstance(op0, FactorizedReduce):
                 step = ("factorized-reduce", [op.conv_1 for op in ops], [op.conv_2 for op in ops],
-                        [op.bn for op in ops])
+                        SharedBN([op.bn for op in ops]))
             elif isinstance(op0, (nn.MaxPool2d, nn.AvgPool2d)):
                 step = ("pool", op0)
             else:
@@ -402,10 +436,23 @@ def _rows(wt: torch.Tensor, ops: tuple[int, ...]) -> torch.Tensor:
     return wt.index_select(0, _index(ops, wt.device))
 
 
-@functools.lru_cache(maxsize=None)
 def _index(idx: tuple[int, ...], device: torch.device) -> torch.Tensor:
-    # Cached so that a step makes no host-to-device copies (and stays graph-capturable).
+    """torch.tensor(idx) on `device`, cached so that a step makes no host-to-device copies
+    (and stays capturable by CUDA graphs). Under `torch.compile` it is a constant of the
+    traced graph: no cache there (Dynamo would warn that it bypasses it)."""
+    if _compiling():
+        return torch.tensor(idx, device=device)
+    return _cached_index(idx, device)
+
+
+@functools.lru_cache(maxsize=None)
+def _cached_index(idx: tuple[int, ...], device: torch.device) -> torch.Tensor:
     return torch.tensor(idx, device=device)
+
+
+def _compiling() -> bool:
+    is_compiling = getattr(torch.compiler, "is_compiling", None)
+    return bool(is_compiling and is_compiling())
 
 
 def _sum_in_order(terms: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -416,7 +463,7 @@ def _sum_in_order(terms: Sequence[torch.Tensor]) -> torch.Tensor:
     return total
 
 
-def _cell_plans(edges: nn.ModuleList, groups) -> tuple[list[GroupPlan], list[nn.BatchNorm2d]]:
+def _cell_plans(edges: nn.ModuleList, groups) -> tuple[list[GroupPlan], SharedBN]:
     """The cell's `GroupPlan`s and the BNs whose batches it counts, kept on `edges` and
     rebuilt when any op was replaced."""
     mixed = list(edges._modules.values())
@@ -424,8 +471,8 @@ def _cell_plans(edges: nn.ModuleList, groups) -> tuple[list[GroupPlan], list[nn.
     cached = edges.__dict__.get("_fused_plans")
     if cached is None or cached[0] != (signature, groups):
         plans = [GroupPlan([mixed[e] for e in idx]) for _, idx in groups]
-        bns = [b for b in edges.modules() if isinstance(b, nn.BatchNorm2d)
-               and b.track_running_stats and b.num_batches_tracked is not None]
+        bns = SharedBN([b for b in edges.modules() if isinstance(b, nn.BatchNorm2d)
+                        and b.track_running_stats and b.num_batches_tracked is not None])
         cached = ((signature, groups), plans, bns)
         edges.__dict__["_fused_plans"] = cached  # a plain attribute: no parameters, no state
     return cached[1], cached[2]
@@ -439,7 +486,9 @@ def fused_cell_nodes(edges: nn.ModuleList, edge_list: Sequence[tuple[int, int]],
     Node j is the sum of its incoming edges in source order, as in the eager cells, so
     the additions happen in the same order. Returns the list of all `n_nodes` nodes.
     """
-    groups = source_groups(tuple(map(tuple, edge_list)), len(states))
+    edge_key = tuple(map(tuple, edge_list))
+    groups = (source_groups.__wrapped__(edge_key, len(states)) if _compiling()
+              else source_groups(edge_key, len(states)))
     plans, bns = _cell_plans(edges, groups)
     sizes = [len(idx) for _, idx in groups]
     order = _index(tuple(e for _, idx in groups for e in idx), weights.device)
