@@ -71,14 +71,15 @@ if [ "$BENCH_MIN" != 0 ]; then
     --steps 5 --warmup 2 --engines eager fused graphs graphs-cl --methods darts --spaces darts nb201 \
     --out "$BENCH" >> "$LOG" 2>&1
   echo "benchmark (darts) exit $?" >> "$LOG"
-  # torch.compile (compiling takes a while, so after the key rows): NAS-Bench-201 first
+  # torch.compile (compiling takes a while, so after the key rows): NAS-Bench-201 first;
+  # eager again as the reference its α-gradients are compared with (make_records.compile_for)
   left=$(( end - $(date +%s) ))
   COMPILE_S=${COMPILE_S:-150}
   [ "$left" -lt "$COMPILE_S" ] && COMPILE_S=$left
   if [ "$COMPILE_S" -gt 30 ]; then
     echo "== benchmark (compiled) $(date -u +%T)" >> "$LOG"
     timeout "$COMPILE_S" python benchmarks/search_speed.py --shapes paper --device cuda \
-      --steps 5 --warmup 2 --engines graphs-compiled compiled --methods darts --spaces nb201 darts \
+      --steps 5 --warmup 2 --engines eager graphs-compiled compiled --methods darts --spaces nb201 darts \
       --out "$BENCH" --append >> "$LOG" 2>&1
     echo "benchmark (compiled) exit $?" >> "$LOG"
   fi

@@ -129,6 +129,31 @@ def layout_for(spec, benchmark: dict | None, graphs: bool) -> dict:
     return {"channels_last": True} if rows[cl]["ms_per_step"] < rows[plain]["ms_per_step"] else {}
 
 
+#: How close a compiled engine's first step must be to the eager step's (relative α-gradient
+#: and loss differences, `search_speed.py`'s compare_first_step), as for a replayed graph.
+COMPILE_TOLERANCE = {"alpha_grad_rel_diff": 1e-3, "train_loss_rel_diff": 1e-4}
+
+
+def compile_for(spec, benchmark: dict | None, graphs: bool) -> dict:
+    """{'compile': True} when the GPU benchmark showed DARTS in the run's space faster
+    compiled (`torch.compile`) on the engine the run will use than without, in either memory
+    layout (graphs: the `graphs-compiled` row, replay-verified; else `compiled` vs `fused`),
+    with its first step matching eager's within COMPILE_TOLERANCE; else {}. Compiling is how,
+    not what: records may mix it. Its compile time lands in the run's first epoch."""
+    if not benchmark:
+        return {}
+    rows = _working_rows(benchmark, "darts", spec["space"])
+    plain, comp = ("graphs", "graphs-compiled") if graphs else ("fused", "compiled")
+    row = rows.get(comp)
+    if plain not in rows or row is None or (graphs and not replay_verified(row)):
+        return {}
+    if not all(row.get(k) is not None and row[k] <= tol for k, tol in COMPILE_TOLERANCE.items()):
+        return {}
+    rivals = [rows[plain]] + [rows[cl] for cl in (plain + "-cl",) if cl in rows
+                              and (not graphs or replay_verified(rows[cl]))]
+    return {"compile": True} if all(row["ms_per_step"] < r["ms_per_step"] for r in rivals) else {}
+
+
 def launch_headroom(benchmark: dict, space: str, cap: int = 3) -> int:
     """How many runs of `space` can share the GPU usefully: step time over GPU busy time of
     the engine the records will use for DARTS there (CUDA graphs if verified, else fused, else
@@ -373,17 +398,21 @@ def _print_estimate(plan: list[dict], files: list[Path], profile: str) -> None:
 
 def advance_safely(spec, graphs: bool, **kw) -> str:
     """`advance`, but a failing run costs only itself: its state says why, and a run that
-    failed with CUDA graphs resumes from its last checkpoint without them (same algorithm)."""
+    failed with CUDA graphs or compiled resumes from its last checkpoint without them (same
+    algorithm)."""
     try:
         return advance(spec, cuda_graphs=graphs, **kw)
     except Exception as e:  # one run's failure must not cost the window's other runs
         traceback.print_exc()
         state = f"failed: {type(e).__name__}: {e}"[:400]
-        retry = graphs and not isinstance(e, NonFiniteError)
+        retry = (graphs or (kw.get("engine") or {}).get("compile")) \
+            and not isinstance(e, NonFiniteError)
     if not retry:
         return state
     try:
-        return advance(spec, cuda_graphs=False, **kw) + f" (without CUDA graphs, after: {state})"
+        engine = {k: v for k, v in (kw.pop("engine", None) or {}).items() if k != "compile"}
+        return advance(spec, cuda_graphs=False, engine=engine, **kw) \
+            + f" (without CUDA graphs or compiling, after: {state})"
     except Exception as e2:
         traceback.print_exc()
         return state + f"; without graphs: {type(e2).__name__}: {e2}"[:400]
@@ -431,7 +460,9 @@ def main(argv=None):
                   profile=args.profile, device=args.device, engine=engine_for(spec, bench),
                   timing=timing)
         graphs = args.cuda_graphs or graphs_for(spec, verified, failed)
-        kw["engine"] = {**kw["engine"], **layout_for(spec, bench, graphs)}
+        # compiled where that was measured fastest (and then in the layout it was measured in)
+        how = compile_for(spec, bench, graphs) or layout_for(spec, bench, graphs)
+        kw["engine"] = {**kw["engine"], **how}
         states[spec["name"]] = advance_safely(spec, graphs, **kw)
         print(json.dumps({"run": spec["name"], "state": states[spec["name"]]}), flush=True)
         if time.time() > deadline:

@@ -264,7 +264,9 @@ def _engine_row(method, space, engine, run, batches, lr, steps, warmup, diffs) -
         "init_channels": run.cfg.init_channels,
         "cells": run.cfg.layers if space == "darts" else 3 * run.cfg.cells_per_stage,
         "ms_per_step": round(ms, 2), "images_per_s": round(2 * bs * 1000 / ms, 1),
-        "ops_per_step": secondary("ops_per_step", count_ops, run, batches, lr),
+        # a compiled pass runs generated kernels, not ATen ops: counting them means nothing
+        "ops_per_step": (None if run.cfg.compile
+                         else secondary("ops_per_step", count_ops, run, batches, lr)),
         "kernels_per_step": kernels, "gpu_busy_ms": busy_ms, "top_kernels": top_kernels,
         "saved_activation_mib": secondary("saved_activation_mib", saved_activation_mib, run, batches),
         "peak_gib": None if peak is None else round(peak, 3),

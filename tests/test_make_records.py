@@ -389,7 +389,7 @@ def test_a_run_failing_under_cuda_graphs_is_retried_without_them(tmp_path, monke
         _row("darts", "darts", "fused", error="RuntimeError: fused kernel"),
         _row("darts", "darts", "eager", 900.0)]}))
     states = make_records.main(_main_args(tmp_path, "--cuda-graphs-if", str(bench)))
-    assert states["darts-nb201-s0"] == ("complete (without CUDA graphs, after: "
+    assert states["darts-nb201-s0"] == ("complete (without CUDA graphs or compiling, after: "
                                         "failed: RuntimeError: capture failed)")
     assert states["darts-nb201-s1"] == "failed: NonFiniteError: alpha is nan"   # not retried
     assert states["darts-nb201-s2"] == ("failed: ValueError: bad True; "
@@ -427,6 +427,63 @@ def test_layout_for_uses_channels_last_only_where_measured_faster_and_verified()
     other = {**spec, "space": "darts", "name": "fair-darts-darts-s0"}
     assert make_records.layout_for(other, bench(30.0, 150.0), graphs=True) == {}
     assert make_records.layout_for(spec, None, graphs=True) == {}
+
+
+AGREES = dict(alpha_grad_rel_diff=2e-5, train_loss_rel_diff=1e-7)
+
+
+def test_compile_for_only_where_measured_faster_and_matching_eager():
+    spec = {"name": "rf-darts-nb201-s0", "method": "rf-darts", "space": "nb201", "seed": 0,
+            "overrides": {}}
+
+    def bench(compiled_ms, graphs_compiled_ms, graphs_cl_ms=None, **extra):
+        rows = [_row("darts", "nb201", "fused", 200.0), _row("darts", "nb201", "graphs", 40.0, **REPLAY_OK),
+                _row("darts", "nb201", "compiled", compiled_ms, **{**AGREES, **extra}),
+                _row("darts", "nb201", "graphs-compiled", graphs_compiled_ms,
+                     **{**AGREES, **REPLAY_OK, **extra})]
+        if graphs_cl_ms is not None:
+            rows.append(_row("darts", "nb201", "graphs-cl", graphs_cl_ms, **REPLAY_OK))
+        return {"rows": rows}
+    assert make_records.compile_for(spec, bench(150.0, 25.0), graphs=True) == {"compile": True}
+    assert make_records.compile_for(spec, bench(150.0, 25.0), graphs=False) == {"compile": True}
+    assert make_records.compile_for(spec, bench(250.0, 45.0), graphs=True) == {}    # slower
+    assert make_records.compile_for(spec, bench(250.0, 45.0), graphs=False) == {}
+    # faster than graphs but not than graphs in channels-last: not compiled
+    assert make_records.compile_for(spec, bench(150.0, 25.0, graphs_cl_ms=20.0), graphs=True) == {}
+    # a different α-gradient than eager's, or a replay that did not match: not used
+    assert make_records.compile_for(spec, bench(150.0, 25.0, alpha_grad_rel_diff=0.01),
+                                    graphs=True) == {}
+    assert make_records.compile_for(spec, bench(150.0, 25.0, replay_alpha_grad_rel_diff=0.2),
+                                    graphs=True) == {}
+    # not compared with eager at all (no difference in the row): not used
+    rows = bench(150.0, 25.0)["rows"]
+    for r in rows:
+        r.pop("alpha_grad_rel_diff", None)
+    assert make_records.compile_for(spec, {"rows": rows}, graphs=True) == {}
+    assert make_records.compile_for({**spec, "space": "darts"}, bench(150.0, 25.0), graphs=True) == {}
+    assert make_records.compile_for(spec, None, graphs=True) == {}
+
+
+def test_a_run_failing_compiled_is_retried_without_compiling(tmp_path, monkeypatch):
+    monkeypatch.setattr(make_records.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(make_records.torch.backends.cudnn, "benchmark", False)
+    calls = []
+
+    def advance(spec, **kw):
+        calls.append((spec["name"], kw["cuda_graphs"], kw["engine"]))
+        if kw["engine"].get("compile"):
+            raise RuntimeError("inductor failed")
+        return "complete"
+    monkeypatch.setattr(make_records, "advance", advance)
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"rows": [
+        _row("darts", "nb201", "fused", 232.7, 37.6),
+        _row("darts", "nb201", "compiled", 120.0, **AGREES)]}))
+    states = make_records.main(_main_args(tmp_path, "--only", "darts-nb201-s0",
+                                          "--cuda-graphs-if", str(bench)))
+    assert states == {"darts-nb201-s0": "complete (without CUDA graphs or compiling, after: "
+                                        "failed: RuntimeError: inductor failed)"}
+    assert calls == [("darts-nb201-s0", False, {"compile": True}), ("darts-nb201-s0", False, {})]
 
 
 def _cost_bench():

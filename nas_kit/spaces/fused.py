@@ -473,6 +473,8 @@ def _cell_plans(edges: nn.ModuleList, groups) -> tuple[list[GroupPlan], SharedBN
         plans = [GroupPlan([mixed[e] for e in idx]) for _, idx in groups]
         bns = SharedBN([b for b in edges.modules() if isinstance(b, nn.BatchNorm2d)
                         and b.track_running_stats and b.num_batches_tracked is not None])
+        if len(bns):   # linked now, where the plan is built, not later inside a compiled pass
+            bns.counter()
         cached = ((signature, groups), plans, bns)
         edges.__dict__["_fused_plans"] = cached  # a plain attribute: no parameters, no state
     return cached[1], cached[2]
