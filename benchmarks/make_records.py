@@ -50,7 +50,8 @@ def graphs_overrides(spec, profile: str, device) -> dict:
     return {"cuda_graphs": True}
 
 
-from nas_kit.profiling import REPLAY_TOLERANCE, replay_verified  # noqa: E402  (shared with the appendix)
+from nas_kit.profiling import (REPLAY_TOLERANCE, compile_verified,  # noqa: E402  (shared with the appendix)
+                               replay_verified)
 
 
 def _working_rows(benchmark: dict, method: str, space: str) -> dict[str, dict]:
@@ -129,11 +130,6 @@ def layout_for(spec, benchmark: dict | None, graphs: bool) -> dict:
     return {"channels_last": True} if rows[cl]["ms_per_step"] < rows[plain]["ms_per_step"] else {}
 
 
-#: How close a compiled engine's first step must be to the eager step's (relative α-gradient
-#: and loss differences, `search_speed.py`'s compare_first_step), as for a replayed graph.
-COMPILE_TOLERANCE = {"alpha_grad_rel_diff": 1e-3, "train_loss_rel_diff": 1e-4}
-
-
 def compile_for(spec, benchmark: dict | None, graphs: bool) -> dict:
     """{'compile': True} when the GPU benchmark showed DARTS in the run's space faster
     compiled (`torch.compile`) on the engine the run will use than without, in either memory
@@ -147,7 +143,7 @@ def compile_for(spec, benchmark: dict | None, graphs: bool) -> dict:
     row = rows.get(comp)
     if plain not in rows or row is None or (graphs and not replay_verified(row)):
         return {}
-    if not all(row.get(k) is not None and row[k] <= tol for k, tol in COMPILE_TOLERANCE.items()):
+    if not compile_verified(row):
         return {}
     rivals = [rows[plain]] + [rows[cl] for cl in (plain + "-cl",) if cl in rows
                               and (not graphs or replay_verified(rows[cl]))]

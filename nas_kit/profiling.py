@@ -215,10 +215,21 @@ def replay_verified(row: dict) -> bool:
         row.get(k) is not None and row[k] <= tol for k, tol in REPLAY_TOLERANCE.items())
 
 
+#: A compiled row (`torch.compile`) counts only where its first step matched the eager
+#: step's within these (relative α-gradient and loss differences, same batch and state).
+COMPILE_TOLERANCE = {"alpha_grad_rel_diff": 1e-3, "train_loss_rel_diff": 1e-4}
+
+
+def compile_verified(row: dict) -> bool:
+    """A compiled row whose first step matched the eager one (within COMPILE_TOLERANCE)."""
+    return all(row.get(k) is not None and row[k] <= tol for k, tol in COMPILE_TOLERANCE.items())
+
+
 def speed_targets(results: dict[str, dict]):
     """A `Table`: each of SPEED_TARGETS against the best GPU measurement in ``results``
-    ({file name: benchmark JSON}). Graphs rows whose replay was not verified are not
-    counted (they are named in the notes); memory is read from eager and fused rows only
+    ({file name: benchmark JSON}). Graphs rows whose replay was not verified, and compiled
+    rows whose step was not checked against eager, are not counted (they are named in the
+    notes); memory is read from eager and fused rows only
     where a file measured graphs memory after capture (no ``peak_reserved_gib``)."""
     from .tables import make_table
     rows, notes = [], []
@@ -235,6 +246,11 @@ def speed_targets(results: dict[str, dict]):
                 if graphs and not replay_verified(r):
                     notes.append(f"{goal}: graphs row in {name} not counted ({r[key]:g} {unit}): "
                                  "its replay check did not pass")
+                    continue
+                if "compiled" in str(r.get("path", "")) and not compile_verified(r):
+                    notes.append(f"{goal}: {r.get('path')} row in {name} not counted "
+                                 f"({r[key]:g} {unit}): its step was not checked against eager, "
+                                 "or differed")
                     continue
                 if key == "peak_gib" and graphs and "peak_reserved_gib" not in r:
                     notes.append(f"{goal}: graphs row in {name} not counted: its peak was taken "

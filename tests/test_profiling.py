@@ -1,12 +1,14 @@
-import copy
 """Reading benchmark results: tables show only measured columns; agreement is judged right."""
+import copy
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
-from nas_kit.profiling import CountOps, engine_agreement, ops_before_after, speed_provenance, speed_table
+from nas_kit import compiled
+from nas_kit.profiling import (CountOps, engine_agreement, ops_before_after, speed_provenance,
+                               speed_table, speed_targets)
 
 from support import load_script
 
@@ -106,6 +108,39 @@ def test_the_benchmark_runs_every_engine_and_reports_refusals():
     assert by_path["eager"]["eager_alpha_grad_rel_change_at_1e-7_weight_noise"] > 0
     assert "needs a CUDA device" in by_path["graphs"]["error"]
     assert "error" not in by_path["eager"] and by_path["fused"]["speedup_vs_eager"] > 0
+
+
+def test_the_benchmark_times_compiled_engines_against_eager(monkeypatch):
+    monkeypatch.setattr(compiled, "BACKEND", "aot_eager")   # tracing, not code generation: fast
+    bench = load_script("search_speed")
+    rows = bench.bench_method("darts", "nb201", "smoke", torch.device("cpu"), steps=1, warmup=1,
+                              engines=["eager", "compiled", "graphs-compiled"])
+    by_path = {r["path"]: r for r in rows}
+    assert by_path["compiled"]["alpha_grad_rel_diff"] < 1e-4
+    assert by_path["compiled"]["ops_per_step"] is None      # generated kernels are not ATen ops
+    assert by_path["compiled"]["first_step_s"] > 0 and by_path["compiled"]["warmup_steps"] == 1
+    assert "needs a CUDA device" in by_path["graphs-compiled"]["error"]
+
+
+def _gpu_result(*rows):
+    return {"env": {"device": "cuda"}, "rows": [dict(method="darts", space="nb201", **r) for r in rows]}
+
+
+def test_speed_targets_count_only_rows_checked_against_eager():
+    replay_ok = dict(replay_alpha_grad_rel_diff=0.0, replay_val_loss_rel_diff=0.0)
+    agrees = dict(alpha_grad_rel_diff=1e-5, train_loss_rel_diff=1e-7)
+    results = {"a.json": _gpu_result(
+        dict(path="fused", projected_50_epoch_min=40.0),
+        dict(path="graphs", projected_50_epoch_min=12.0, replay_alpha_grad_rel_diff=0.5,
+             replay_val_loss_rel_diff=0.0),                                  # replay differed
+        dict(path="compiled", projected_50_epoch_min=3.0),                   # never compared
+        dict(path="graphs-compiled", projected_50_epoch_min=2.0, **replay_ok,
+             alpha_grad_rel_diff=0.2, train_loss_rel_diff=0.0),              # differed from eager
+        dict(path="graphs-compiled", projected_50_epoch_min=4.0, **replay_ok, **agrees))}
+    table = speed_targets(results)
+    row = next(r for r in table.rows if r[0].startswith("NAS-Bench-201"))
+    assert tuple(row[2:4]) == ("4 min", "graphs-compiled") and row[5] == "yes"
+    assert sum("not counted" in n for n in table.notes) == 3
 
 
 def test_benchmark_append_adds_rows_of_the_same_shapes_and_device(tmp_path):
