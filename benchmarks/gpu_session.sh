@@ -11,7 +11,7 @@
 # Before the call, on the CPU machine:
 #   mkdir -p .data && cp ../shared/data/cifar10_jpeg_train.npz .data/
 # The device call (its copy of the tree has no .git, so pass the commit):
-#   NAS_KIT_GIT_COMMIT=<sha> OUT=$OUT BENCH_MIN=3 TOTAL_S=560 bash benchmarks/gpu_session.sh
+#   NAS_KIT_GIT_COMMIT=<sha> OUT=$OUT BENCH_MIN=5 TOTAL_S=560 bash benchmarks/gpu_session.sh
 #   with carry [".data", "runs/records"] and timeout_s 590 (the window of 2026-11-27: 517 s
 #   of the call, ~30 s start-up; 15 device-minutes leave room for a second, shorter call).
 # Carry: .data/ (only cifar10_jpeg_train.npz, 44.7 MiB: no decode cache, no test file) and
@@ -29,7 +29,9 @@
 # logs.tar unpacked) in benchmarks/results/gpu_session_<date>/; untar carry.tar into runs/records/ (git-ignored)
 # to carry next time.
 #   BENCH_MIN   minutes for the benchmark (default 3; 0 skips it)
-#   COMPILE_S   seconds of it for the torch.compile rows (default 150)
+#   COMPILE_S   seconds of it for the torch.compile rows (default 200: compiling a DARTS-space
+#               pass took minutes on a 2-core CPU; NAS-Bench-201 goes first and is written
+#               as soon as it is done)
 #   RECORD_MIN  minutes for records (default 5)
 #   TOTAL_S     if set, the whole call's seconds: records get what the benchmark left, less
 #               a minute for packing (overrides RECORD_MIN)
@@ -74,7 +76,7 @@ if [ "$BENCH_MIN" != 0 ]; then
   # torch.compile (compiling takes a while, so after the key rows): NAS-Bench-201 first;
   # eager again as the reference its α-gradients are compared with (make_records.compile_for)
   left=$(( end - $(date +%s) ))
-  COMPILE_S=${COMPILE_S:-150}
+  COMPILE_S=${COMPILE_S:-200}
   [ "$left" -lt "$COMPILE_S" ] && COMPILE_S=$left
   if [ "$COMPILE_S" -gt 30 ]; then
     echo "== benchmark (compiled) $(date -u +%T)" >> "$LOG"

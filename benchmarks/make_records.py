@@ -143,7 +143,7 @@ def compile_for(spec, benchmark: dict | None, graphs: bool) -> dict:
     row = rows.get(comp)
     if plain not in rows or row is None or (graphs and not replay_verified(row)):
         return {}
-    if not compile_verified(row):
+    if not compile_verified(row, benchmark.get("rows", [])):
         return {}
     rivals = [rows[plain]] + [rows[cl] for cl in (plain + "-cl",) if cl in rows
                               and (not graphs or replay_verified(rows[cl]))]

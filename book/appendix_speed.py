@@ -43,7 +43,11 @@
 #   replayed (`nas_kit/graphs.py`), the default on a CUDA device where the method allows
 #   (not second order, not the skip-noise ablation); checked against the eager step from the
 #   same state (*replayed vs eager*);
-# - `-cl` variants: the same with channels-last weights and batches.
+# - `-cl` variants: the same with channels-last weights and batches;
+# - `compiled` and `graphs-compiled`: the fused engine (without and with CUDA graphs) with
+#   each pass of the objective compiled by `torch.compile` (`compile=True`,
+#   `nas_kit/compiled.py`): the elementwise work between convolutions runs as generated,
+#   fused kernels. Compiling happens in the first steps: the *first step* column shows it.
 #
 # Columns: *ATen ops / step* counts the PyTorch operations that compute (views excluded),
 # on any device — each is at least one kernel launch on a GPU; *CUDA kernels / step* comes
@@ -230,6 +234,29 @@ else:
     print("not measured yet")
 
 # %% [markdown]
+# ## `torch.compile`, on a CPU (2 cores), smoke shapes
+#
+# `compile=True` hands each pass of the objective (forward, losses, and through AOTAutograd
+# their backward) to TorchInductor, which generates kernels that do several elementwise
+# steps at once, and plans which activations to keep and which to recompute. A GPU is where
+# it is meant to pay off (fewer kernels per step once CUDA graphs have removed the launch
+# cost); it has not been timed on one yet (`benchmarks/gpu_session.sh` runs the `compiled`
+# and `graphs-compiled` engines next time). On this CPU, the same benchmark at smoke shapes,
+# eager vs fused vs compiled in one process, the compiler's cache empty: *first step* is the
+# first step's wall time, compiling included; ATen ops are not counted for a compiled engine
+# (its generated kernels are not ATen ops).
+
+# %%
+show("search_speed_smoke_cpu_compiled.json", omit=("projected_50_epoch_min",))
+
+# %% [markdown]
+# Compiled code sums in another order than eager code, so its α-gradient is not equal to the
+# last bit: *Same function, how close?* below prints its difference next to the eager step's
+# own float sensitivity, as for the fused engine. Records use a compiled engine only where a
+# GPU benchmark measured it faster and its first step within twice what that benchmark
+# measured as rounding (`nas_kit.profiling.compile_verified`).
+
+# %% [markdown]
 # **Host time.** Without CUDA graphs a step is launch-bound: its time is what the host
 # spends per op. `benchmarks/host_overhead.py` measures that on the CPU with tensors so
 # small that the arithmetic is negligible (batch 1, C=4, 8x8 inputs, the paper's cell
@@ -287,7 +314,7 @@ for name, result in results.items():
 # | fewer ops in the fused step: a DARTS cell's input nodes as one group, one BN for both pools, one weight gather and one BN-counter add per cell, op gradients as views (commits 2c09c04, 3238bf9) | built, default; exact against eager in float64 (`tests/test_fused.py`) | ATen ops per step, before and after, in the table below (CPU count; the GPU kernel count and time are not measured yet) |
 # | CUDA graphs: both forward + backward passes of a step captured once and replayed; optimiser steps stay eager; α-DARTS' random patch masks drawn outside the graph (`nas_kit/graphs.py`; not for second order or skip noise) | built; the default on a CUDA device since 2026-11-27 (`cuda_graphs=False` turns it off); its logic is tested on a CPU with a stand-in for the CUDA calls | H100: compare the `graphs` and `fused` rows; the step becomes GPU-bound (busy time ≈ step time) |
 # | several searches sharing one GPU (one process each: a launch-bound step leaves the GPU idle for the others' kernels) | built for record making (`benchmarks/gpu_session.sh`, as many processes as step time / GPU busy time allows, at most 4) | records of 2026-11-27 carry `concurrent_runs` per epoch; their epoch times are those of a shared GPU |
-# | `torch.compile` | not built | — |
+# | `torch.compile` of each pass of the objective (`compile=True`; `nas_kit/compiled.py`): generated kernels for the elementwise work; a first-order pass differentiates only its own level's parameters | built, opt-in; every method's passes traced whole and a compiled search equal to the eager one, tested on a CPU; records use it where a GPU benchmark measured it faster and matching eager | CPU, smoke shapes: table above (with the compile time); not yet measured on a GPU |
 # | channels-last weights and batches (`channels_last=True`: cuDNN's native NHWC layout, no transposes around each convolution) | built, opt-in; tested on a CPU against a float64 reference; benchmark engines `fused-cl`, `graphs-cl` | not yet measured on a GPU |
 # | TF32 / bf16 | not tried (cuDNN convolutions already run in TF32 by PyTorch's default on the H100) | — |
 #
@@ -300,4 +327,7 @@ for name, result in results.items():
 # python benchmarks/search_speed.py --shapes smoke --device cpu --steps 3 --warmup 1 --out cpu.json
 # python benchmarks/search_speed.py --shapes paper --device cuda --steps 5 --warmup 2 \
 #     --engines eager fused graphs --out gpu.json
+# TORCHINDUCTOR_CACHE_DIR=/tmp/empty python benchmarks/search_speed.py --shapes smoke \
+#     --device cpu --steps 5 --warmup 2 --engines eager fused compiled --methods darts \
+#     --spaces nb201 darts --out cpu_compiled.json
 # ```

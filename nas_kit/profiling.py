@@ -216,13 +216,30 @@ def replay_verified(row: dict) -> bool:
 
 
 #: A compiled row (`torch.compile`) counts only where its first step matched the eager
-#: step's within these (relative α-gradient and loss differences, same batch and state).
+#: step's (same batch and state): relative α-gradient and loss differences within these,
+#: or, where larger, within twice what the same benchmark measured as rounding: the eager
+#: α-gradient's own change under a relative 1e-7 weight perturbation, and the fused
+#: engine's differences (an engine shown equal to eager in float64 by the tests). A
+#: compiler that reorders sums moves a float32 step by about as much; on the H100 the
+#: NAS-Bench-201 α-gradient moved by 0.4 under that perturbation, and the fused step's loss
+#: differed by 1e-3 (search_speed_paper_gpu*.json).
 COMPILE_TOLERANCE = {"alpha_grad_rel_diff": 1e-3, "train_loss_rel_diff": 1e-4}
+NOISE_KEY = "eager_alpha_grad_rel_change_at_1e-7_weight_noise"
 
 
-def compile_verified(row: dict) -> bool:
-    """A compiled row whose first step matched the eager one (within COMPILE_TOLERANCE)."""
-    return all(row.get(k) is not None and row[k] <= tol for k, tol in COMPILE_TOLERANCE.items())
+def compile_verified(row: dict, rows: list[dict] = ()) -> bool:
+    """A compiled row whose first step matched the eager one (COMPILE_TOLERANCE); `rows`:
+    rows of the same benchmark file, whose eager and fused rows of the same method and space
+    say how large rounding differences are there."""
+    def same(path):
+        return [r for r in rows if r.get("path") == path and "error" not in r
+                and (r.get("method"), r.get("space")) == (row.get("method"), row.get("space"))]
+
+    def largest(path, key):
+        return max((r.get(key) or 0.0 for r in same(path)), default=0.0)
+    limits = {k: max(tol, 2 * largest("fused", k)) for k, tol in COMPILE_TOLERANCE.items()}
+    limits["alpha_grad_rel_diff"] = max(limits["alpha_grad_rel_diff"], 2 * largest("eager", NOISE_KEY))
+    return all(row.get(k) is not None and row[k] <= tol for k, tol in limits.items())
 
 
 def speed_targets(results: dict[str, dict]):
@@ -247,7 +264,7 @@ def speed_targets(results: dict[str, dict]):
                     notes.append(f"{goal}: graphs row in {name} not counted ({r[key]:g} {unit}): "
                                  "its replay check did not pass")
                     continue
-                if "compiled" in str(r.get("path", "")) and not compile_verified(r):
+                if "compiled" in str(r.get("path", "")) and not compile_verified(r, result["rows"]):
                     notes.append(f"{goal}: {r.get('path')} row in {name} not counted "
                                  f"({r[key]:g} {unit}): its step was not checked against eager, "
                                  "or differed")

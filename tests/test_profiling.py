@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from nas_kit import compiled
-from nas_kit.profiling import (CountOps, engine_agreement, ops_before_after, speed_provenance,
-                               speed_table, speed_targets)
+from nas_kit.profiling import (CountOps, compile_verified, engine_agreement, ops_before_after,
+                               speed_provenance, speed_table, speed_targets)
 
 from support import load_script
 
@@ -120,6 +120,26 @@ def test_the_benchmark_times_compiled_engines_against_eager(monkeypatch):
     assert by_path["compiled"]["ops_per_step"] is None      # generated kernels are not ATen ops
     assert by_path["compiled"]["first_step_s"] > 0 and by_path["compiled"]["warmup_steps"] == 1
     assert "needs a CUDA device" in by_path["graphs-compiled"]["error"]
+
+
+def test_compile_verified_allows_the_methods_own_float_sensitivity():
+    row = dict(method="darts", space="darts", path="compiled", alpha_grad_rel_diff=1.5e-3,
+               train_loss_rel_diff=0.0)
+    eager = {"method": "darts", "space": "darts", "path": "eager",
+             "eager_alpha_grad_rel_change_at_1e-7_weight_noise": 1e-3}
+    assert not compile_verified(row)                      # above 1e-3, no yardstick given
+    assert compile_verified(row, [eager])                 # within twice eager's own change
+    assert not compile_verified({**row, "alpha_grad_rel_diff": 2.5e-3}, [eager])
+    assert not compile_verified(row, [{**eager, "space": "nb201"}])   # another space's eager
+    assert not compile_verified({**row, "train_loss_rel_diff": 1e-3}, [eager])
+    assert compile_verified({**row, "alpha_grad_rel_diff": 9e-4})
+    # the fused engine's own differences from eager (GPU rounding) widen both limits
+    fused = dict(method="darts", space="darts", path="fused", alpha_grad_rel_diff=0.2,
+                 train_loss_rel_diff=1e-3)
+    loose = {**row, "alpha_grad_rel_diff": 0.3, "train_loss_rel_diff": 1.5e-3}
+    assert not compile_verified(loose, [eager])
+    assert compile_verified(loose, [eager, fused])
+    assert not compile_verified({**loose, "train_loss_rel_diff": 3e-3}, [eager, fused])
 
 
 def _gpu_result(*rows):
