@@ -7,9 +7,12 @@ op-weighted sums, the node additions) between the convolutions, forward and back
 forward, the losses, and through AOTAutograd their backward — and generates kernels that
 do several such elementwise steps at once; the convolutions stay cuDNN's.
 
-Same algorithm: the compiled pass computes the function the eager objective computes
-(`tests/test_compiled.py` checks losses, gradients and whole bilevel steps on a CPU), in
-another summation order where kernels are fused. What stays outside the compiled graph:
+Same algorithm: the compiled pass computes the function the eager objective computes, in
+another summation order where kernels are fused. `tests/test_compiled.py` checks on a CPU
+that every method's passes are traced whole (no graph break, no recompilation) and that a
+compiled search (traced graphs run by the "aot_eager" backend) equals the eager search;
+the benchmark (`benchmarks/search_speed.py`, engines `compiled` and `graphs-compiled`)
+compares Inductor's generated kernels with the eager step on the device it times. What stays outside the compiled graph:
 the random patch masks of α-DARTS (drawn eagerly from the search's generator, in the
 eager order, then passed in), the optimiser steps, and everything between steps.
 
