@@ -3,7 +3,7 @@
 #   0. conv_choices.py: every convolution of a paper-shape fused step, timed as NCHW, NHWC and
 #      (1x1) matmul, forward + backward (a few seconds);
 #   1. the speed benchmark, eager vs fused vs graphs, paper shapes (rows written as they finish),
-#      then torch.compile (compiled, graphs-compiled: DARTS, NAS-Bench-201 first) for COMPILE_S;
+#      then torch.compile (graphs-compiled: DARTS, NAS-Bench-201 first) for COMPILE_S;
 #   2. stored paper records (make_records.py), resuming any checkpoints carried in runs/,
 #      with CUDA graphs where step 1 verified them (same losses and α-gradients as eager).
 # Everything goes to $OUT: logs, benchmark JSON, finished records, checkpoints to carry back.
@@ -74,14 +74,16 @@ if [ "$BENCH_MIN" != 0 ]; then
     --out "$BENCH" >> "$LOG" 2>&1
   echo "benchmark (darts) exit $?" >> "$LOG"
   # torch.compile (compiling takes a while, so after the key rows): NAS-Bench-201 first;
-  # eager again as the reference its α-gradients are compared with (make_records.compile_for)
+  # eager again as the reference its α-gradients are compared with (make_records.compile_for);
+  # graphs-compiled only (what a CUDA run uses; each compiled engine traces anew: tracing the
+  # DARTS-space passes at paper shapes took ~55 s per pass kind on a 2-core CPU)
   left=$(( end - $(date +%s) ))
   COMPILE_S=${COMPILE_S:-200}
   [ "$left" -lt "$COMPILE_S" ] && COMPILE_S=$left
   if [ "$COMPILE_S" -gt 30 ]; then
     echo "== benchmark (compiled) $(date -u +%T)" >> "$LOG"
     timeout "$COMPILE_S" python benchmarks/search_speed.py --shapes paper --device cuda \
-      --steps 5 --warmup 2 --engines eager graphs-compiled compiled --methods darts --spaces nb201 darts \
+      --steps 5 --warmup 2 --engines eager graphs-compiled --methods darts --spaces nb201 darts \
       --out "$BENCH" --append >> "$LOG" 2>&1
     echo "benchmark (compiled) exit $?" >> "$LOG"
   fi

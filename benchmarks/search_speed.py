@@ -169,9 +169,11 @@ def compare_first_step(runs, batches, lr) -> dict[str, dict[str, float]]:
         _sync(run.device)
         first_s[engine] = round(time.perf_counter() - t0, 2)
         grads[engine] = torch.cat([a.grad.flatten() for a in run.model.arch_parameters()]).double()
+        # the loss after the step, by the plain objective for every engine (the compiled
+        # one's forward is checked by the α-gradient; a no-gradient pass would compile again)
+        plain = getattr(run.objective, "objective", run.objective)
         with torch.no_grad():
-            losses[engine] = run.objective(run.model, batches[0], batches[1],
-                                           alpha_level=False)[0].item()
+            losses[engine] = plain(run.model, batches[0], batches[1], alpha_level=False)[0].item()
     out = {e: {"first_step_s": s} for e, s in first_s.items()}
     if "eager" not in runs:
         return out

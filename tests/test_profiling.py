@@ -112,6 +112,7 @@ def test_the_benchmark_runs_every_engine_and_reports_refusals():
 
 def test_the_benchmark_times_compiled_engines_against_eager(monkeypatch):
     monkeypatch.setattr(compiled, "BACKEND", "aot_eager")   # tracing, not code generation: fast
+    torch._dynamo.utils.counters.clear()
     bench = load_script("search_speed")
     rows = bench.bench_method("darts", "nb201", "smoke", torch.device("cpu"), steps=1, warmup=1,
                               engines=["eager", "compiled", "graphs-compiled"])
@@ -120,6 +121,8 @@ def test_the_benchmark_times_compiled_engines_against_eager(monkeypatch):
     assert by_path["compiled"]["ops_per_step"] is None      # generated kernels are not ATen ops
     assert by_path["compiled"]["first_step_s"] > 0 and by_path["compiled"]["warmup_steps"] == 1
     assert "needs a CUDA device" in by_path["graphs-compiled"]["error"]
+    # what a GPU window pays for: the α pass and the w pass compiled once, nothing else
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 2
 
 
 def test_compile_verified_allows_the_methods_own_float_sensitivity():
