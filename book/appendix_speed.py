@@ -240,8 +240,8 @@ else:
 # their backward) to TorchInductor, which generates kernels that do several elementwise
 # steps at once, and plans which activations to keep and which to recompute. A GPU is where
 # it is meant to pay off (fewer kernels per step once CUDA graphs have removed the launch
-# cost); it has not been timed on one yet (`benchmarks/gpu_session.sh` runs the `compiled`
-# and `graphs-compiled` engines next time). On this CPU, the same benchmark at smoke shapes,
+# cost); it has not been timed on one yet (`benchmarks/gpu_session.sh` runs the
+# `graphs-compiled` engine next time). On this CPU, the same benchmark at smoke shapes,
 # eager vs fused vs compiled in one process, the compiler's cache empty: *first step* is the
 # first step's wall time, compiling included; ATen ops are not counted for a compiled engine
 # (its generated kernels are not ATen ops).
