@@ -145,8 +145,8 @@ def compile_for(spec, benchmark: dict | None, graphs: bool) -> dict:
         return {}
     if not compile_verified(row, benchmark.get("rows", [])):
         return {}
-    rivals = [rows[plain]] + [rows[cl] for cl in (plain + "-cl",) if cl in rows
-                              and (not graphs or replay_verified(rows[cl]))]
+    cl = rows.get(plain + "-cl")   # the channels-last rival, where it was measured (and verified)
+    rivals = [rows[plain]] + ([cl] if cl is not None and (not graphs or replay_verified(cl)) else [])
     return {"compile": True} if all(row["ms_per_step"] < r["ms_per_step"] for r in rivals) else {}
 
 
