@@ -50,7 +50,7 @@ def graphs_overrides(spec, profile: str, device) -> dict:
     return {"cuda_graphs": True}
 
 
-from nas_kit.profiling import (REPLAY_TOLERANCE, compile_verified,  # noqa: E402  (shared with the appendix)
+from nas_kit.profiling import (compile_verified, replay_limits,  # noqa: E402  (shared with the appendix)
                                replay_verified)
 
 
@@ -69,7 +69,7 @@ def graphs_verified(benchmark: dict) -> tuple[dict, dict]:
     """What a GPU speed benchmark (search_speed.py JSON) showed about CUDA graphs, per
     (method, space): ``(verified, failed)``, each {(method, space): why}. Verified: the
     replayed step matched the eager one (within REPLAY_TOLERANCE) and beat the fused
-    engine alone. Rows refused by design (CPU, second order, skip noise) are neither."""
+    engine alone. Rows refused by design (CPU, skip noise) are neither."""
     verified, failed = {}, {}
     for r in benchmark.get("rows", []):
         if r.get("path") != "graphs" or "needs a CUDA device" in r.get("error", "") \
@@ -79,7 +79,7 @@ def graphs_verified(benchmark: dict) -> tuple[dict, dict]:
         if "error" in r or "replay_error" in r:
             failed[key] = r.get("error") or f"replay check failed: {r['replay_error']}"
             continue
-        bad = [f"{k} = {r.get(k)} > {tol}" for k, tol in REPLAY_TOLERANCE.items()
+        bad = [f"{k} = {r.get(k)} > {tol:g}" for k, tol in replay_limits(r).items()
                if not r.get(k, float("inf")) <= tol]
         fused = _working_rows(benchmark, *key).get("fused")
         if fused is None or not r["ms_per_step"] < fused["ms_per_step"]:
@@ -94,9 +94,14 @@ def graphs_verified(benchmark: dict) -> tuple[dict, dict]:
 
 def graphs_for(spec, verified: dict, failed: dict) -> bool:
     """Use CUDA graphs for `spec`: its own (method, space) was verified, or it was not
-    benchmarked and first-order DARTS in its space was (the same machinery)."""
+    benchmarked, is first order, and first-order DARTS in its space was (the same machinery;
+    second order captures another pass, so it needs its own row)."""
     key = (spec["method"], spec["space"])
-    return key in verified or (key not in failed and ("darts", spec["space"]) in verified)
+    if key in verified:
+        return True
+    order = nas_kit.resolve_config(spec["method"], spec["space"], "cifar10",
+                                   **spec["overrides"]).order
+    return order == 1 and key not in failed and ("darts", spec["space"]) in verified
 
 
 def engine_for(spec, benchmark: dict | None) -> dict:

@@ -40,9 +40,10 @@
 #   benchmark runs one step of each engine on the same weights, α and batch and reports the
 #   relative difference of the α-gradients (last column);
 # - `graphs`: the fused engine with both passes of a step captured once as CUDA graphs and
-#   replayed (`nas_kit/graphs.py`), the default on a CUDA device where the method allows
-#   (not second order, not the skip-noise ablation); checked against the eager step from the
-#   same state (*replayed vs eager*);
+#   replayed (`nas_kit/graphs.py`), the default on a CUDA device for first-order methods
+#   (second order: its whole unrolled α-gradient captured as one pass, opt-in until a GPU has
+#   checked it; not the skip-noise ablation); checked against the eager step from the same
+#   state (*replayed vs eager*);
 # - `-cl` variants: the same with channels-last weights and batches;
 # - `compiled` and `graphs-compiled`: the fused engine (without and with CUDA graphs) with
 #   each pass of the objective compiled by `torch.compile` (`compile=True`,
@@ -312,7 +313,7 @@ for name, result in results.items():
 # | fused edges: shared ReLU, grouped convs, one BN and one weighted sum per node | built, default | compare the `eager` and `fused` rows: ATen ops per step, ms per step, saved activations |
 # | a plan of each fused cell's modules: no module lookups in a forward (commit 4e868ef) | built, default; rebuilt when an op is replaced (tested) | host time per forward at tiny tensors, before and after (table above; CPU) |
 # | fewer ops in the fused step: a DARTS cell's input nodes as one group, one BN for both pools, one weight gather and one BN-counter add per cell, op gradients as views (commits 2c09c04, 3238bf9) | built, default; exact against eager in float64 (`tests/test_fused.py`) | ATen ops per step, before and after, in the table below (CPU count; the GPU kernel count and time are not measured yet) |
-# | CUDA graphs: both forward + backward passes of a step captured once and replayed; optimiser steps stay eager; α-DARTS' random patch masks drawn outside the graph (`nas_kit/graphs.py`; not for second order or skip noise) | built; the default on a CUDA device since 2026-11-27 (`cuda_graphs=False` turns it off); its logic is tested on a CPU with a stand-in for the CUDA calls | H100: compare the `graphs` and `fused` rows; the step becomes GPU-bound (busy time ≈ step time) |
+# | CUDA graphs: both forward + backward passes of a step captured once and replayed; optimiser steps stay eager; α-DARTS' random patch masks drawn outside the graph; second order as one captured pass (virtual step, four passes, weights restored: the unrolled α-gradient never waits for the host) (`nas_kit/graphs.py`; not for skip noise) | built; the default on a CUDA device for first order since 2026-11-27 (`cuda_graphs=False` turns it off), second order opt-in (`cuda_graphs=True`) until a GPU checks it; its logic is tested on a CPU with a stand-in for the CUDA calls (second order: bit-identical searches) | H100: compare the `graphs` and `fused` rows; the step becomes GPU-bound (busy time ≈ step time) |
 # | several searches sharing one GPU (one process each: a launch-bound step leaves the GPU idle for the others' kernels) | built for record making (`benchmarks/gpu_session.sh`, as many processes as step time / GPU busy time allows, at most 4) | records of 2026-11-27 carry `concurrent_runs` per epoch; their epoch times are those of a shared GPU |
 # | `torch.compile` of each pass of the objective (`compile=True`; `nas_kit/compiled.py`): generated kernels for the elementwise work; a first-order pass differentiates only its own level's parameters | built, opt-in; every method's passes traced whole and a compiled search equal to the eager one, tested on a CPU; records use it where a GPU benchmark measured it faster and matching eager | CPU, smoke shapes: table above (with the compile time); not yet measured on a GPU |
 # | channels-last weights and batches (`channels_last=True`: cuDNN's native NHWC layout, no transposes around each convolution) | built, opt-in; tested on a CPU against a float64 reference; benchmark engines `fused-cl`, `graphs-cl` | not yet measured on a GPU |

@@ -15,10 +15,20 @@ optimisers, outside the graphs, so the per-epoch cosine schedule needs no re-cap
 
 Input masking (α-DARTS) is captured too: each step draws its random patch mask eagerly,
 from the same generator and in the same order as the eager step, and copies it into the
-pass's static mask input. Not captured (refused with a clear error by
-`check_graphable`): second order (the unrolled step perturbs the weights between
-passes) and the skip-noise ablation (a noise scale that changes per epoch). Steps whose
-batch has another shape than the captured one run eagerly.
+pass's static mask input.
+
+Second order (DARTS' unrolled α-gradient, `nas_kit.hypergradient`) is one captured pass:
+the virtual w step, the validation pass at w', the two perturbed training passes and the
+weights' restoration all run inside the graph, reading the training and validation
+batches, the w learning rate (a static 0-dim tensor, as the schedule changes per epoch)
+and the w optimiser's momentum buffers (copied into static tensors at each replay, so an
+optimiser state loaded from a checkpoint is read too). The unrolled computation never
+waits for the host, so it captures as it is. It is not a default yet: until a GPU
+benchmark has compared its replay with the eager step, ``cuda_graphs=True`` asks for it.
+
+Not captured (refused with a clear error by `check_graphable`): the skip-noise ablation
+(a noise scale that changes per epoch). Steps whose batch has another shape than the
+captured one run eagerly.
 
 Status: the GPU benchmark (`benchmarks/search_speed.py --engines fused graphs`) checks a
 replayed step against an eager one on the same state; see the book's speed appendix for
@@ -30,10 +40,13 @@ from typing import Any, Callable
 
 import torch
 
+from .hypergradient import unrolled_alpha_grads
+
 
 def graphs_available(cfg, device: torch.device) -> bool:
-    """Whether CUDA graphs can run `cfg` on `device`: what ``cuda_graphs=None`` (the default)
-    resolves to. The replayed step is the eager step (see the module docstring)."""
+    """Whether CUDA graphs serve `cfg` on `device` by default: what ``cuda_graphs=None``
+    resolves to. The replayed step is the eager step (see the module docstring). Second order
+    can be captured (`check_graphable` allows it) but is opt-in until a GPU has checked it."""
     return torch.device(device).type == "cuda" and cfg.order == 1 and cfg.skip_noise == 0
 
 
@@ -44,14 +57,9 @@ def check_graphable(cfg, device: torch.device) -> None:
     if device.type != "cuda":
         raise ValueError(f"cuda_graphs=True needs a CUDA device, got {device.type!r}; "
                          "set cuda_graphs=False on this machine")
-    reasons = []
-    if cfg.order != 1:
-        reasons.append("second order (order=2)")
     if cfg.skip_noise > 0:
-        reasons.append(f"the skip-noise ablation (skip_noise={cfg.skip_noise})")
-    if reasons:
-        raise ValueError("cuda_graphs=True is not available with " + ", ".join(reasons)
-                         + "; set cuda_graphs=False for this search")
+        raise ValueError(f"cuda_graphs=True is not available with the skip-noise ablation "
+                         f"(skip_noise={cfg.skip_noise}); set cuda_graphs=False for this search")
 
 
 # The CUDA calls, kept in one place (tests replace them to check the logic on a CPU).
@@ -81,11 +89,29 @@ def _on_side_stream(device: torch.device, fn: Callable) -> None:
     torch.cuda.synchronize(device)
 
 
+def _copy_all(static: list[torch.Tensor], new: list[torch.Tensor]) -> None:
+    """static[i].copy_(new[i]) for all i, in a few launches where torch has `_foreach_copy_`
+    (second order copies one momentum buffer per weight tensor at each replay)."""
+    foreach = getattr(torch, "_foreach_copy_", None)
+    if foreach is not None and len(static) > 8:
+        foreach(static, new)
+        return
+    for s, n in zip(static, new):
+        s.copy_(n)
+
+
 class _Pass:
-    """One captured forward + backward: static inputs in, static loss/logits/parts/grads out."""
+    """One captured pass: static inputs in, static loss/logits/parts/grads out.
+
+    grads: "backward" (fn returns (loss, logits, parts); the pass runs loss.backward into
+    `params`), "none" (the same under no_grad), or "returned" (fn returns (loss, logits,
+    parts, grads aligned with `params`): the second-order α-gradient).
+    """
 
     def __init__(self, fn: Callable, inputs: list[torch.Tensor], params: list[torch.Tensor],
-                 pool: Any | None, with_grad: bool):
+                 pool: Any | None, grads: str):
+        if grads not in ("backward", "none", "returned"):
+            raise ValueError(f"grads={grads!r}; valid: 'backward', 'none', 'returned'")
         self.inputs = [t.clone() for t in inputs]
         self.params = params
         self.graph = _new_graph()
@@ -93,12 +119,16 @@ class _Pass:
         def body():
             for p in params:  # None, so the captured backward assigns (not accumulates)
                 p.grad = None
-            if with_grad:
+            if grads == "backward":
                 loss, logits, parts = fn(*self.inputs)
                 loss.backward(inputs=params)
-            else:
+            elif grads == "none":
                 with torch.no_grad():
                     loss, logits, parts = fn(*self.inputs)
+            else:
+                loss, logits, parts, returned = fn(*self.inputs)
+                for p, g in zip(params, returned):
+                    p.grad = g
             return loss.detach(), logits.detach(), parts, [p.grad for p in params]
 
         self.loss, self.logits, self.parts, self.grads = _capture(self.graph, body, pool)
@@ -107,8 +137,7 @@ class _Pass:
         return all(a.shape == b.shape and a.dtype == b.dtype for a, b in zip(self.inputs, inputs))
 
     def replay(self, inputs):
-        for static, new in zip(self.inputs, inputs):
-            static.copy_(new)
+        _copy_all(self.inputs, list(inputs))
         # Something else (an eager step, zero_grad) may have re-pointed .grad: point the
         # parameters back at the tensors the graph writes.
         for p, g in zip(self.params, self.grads):
@@ -142,7 +171,10 @@ class GraphedStep:
             return run.objective(run.model, x, y, alpha_level=alpha_level,
                                  mask=mask[0] if mask else None)
 
-        p = _Pass(fn, list(batch), params, self.pool, with_grad)
+        return self._keep(key, _Pass(fn, list(batch), params, self.pool,
+                                     "backward" if with_grad else "none"))
+
+    def _keep(self, key: str, p: _Pass) -> _Pass:
         if self.pool is None:
             self.pool = _pool(p.graph)  # the passes run one after another: share memory
         self.passes[key] = p
@@ -154,6 +186,47 @@ class GraphedStep:
         if p is None:
             p = self._capture(key, batch, params, with_grad, alpha_level)
         return p.replay(batch)
+
+    def _unrolled_inputs(self, x_t, y_t, x_v, y_v, lr: float) -> list[torch.Tensor]:
+        """The second-order pass's inputs: both batches, the w learning rate and the w
+        optimiser's momentum buffers (zeros where SGD has none yet, which adds the same
+        nothing). No patch masks: methods refuse second order with masking
+        (`nas_kit.methods`), so the objective draws none inside the pass."""
+        run = self.run
+        lr_t = torch.full((), lr, dtype=run.weights[0].dtype, device=run.device)
+        buffers = []
+        if run.cfg.w_momentum:
+            state = run.w_opt.state
+            buffers = [state[p]["momentum_buffer"] if "momentum_buffer" in state.get(p, {})
+                       else torch.zeros_like(p) for p in run.weights]
+        return [x_t, y_t, x_v, y_v, lr_t, *buffers]
+
+    def _unrolled_pass(self, inputs: list[torch.Tensor]):
+        """Replay the second-order α pass (captured on first use): (loss, logits, parts);
+        the α-gradient lands in the α parameters' .grad."""
+        p = self.passes.get("alpha")
+        if p is None:
+            p = self._keep("alpha", _Pass(self._unrolled_fn, inputs, self.run.alphas,
+                                          self.pool, "returned"))
+        return p.replay(inputs)
+
+    def _unrolled_fn(self, x_t, y_t, x_v, y_v, lr, *buffers):
+        """(loss, logits, parts, α-gradients) of `_alpha_step`'s second-order branch."""
+        run, cfg = self.run, self.run.cfg
+
+        def train_loss():
+            return run.objective(run.model, x_t, y_t, alpha_level=False)[0]
+
+        def val_loss():
+            loss, logits, parts = run.objective(run.model, x_v, y_v, alpha_level=True)
+            return loss, (logits.detach(), parts)
+
+        grads, loss, (logits, parts) = unrolled_alpha_grads(
+            run.weights, run.alphas, train_loss, val_loss, lr=lr, momentum=cfg.w_momentum,
+            weight_decay=cfg.w_weight_decay,
+            momentum_buffers=list(buffers) if buffers else [None] * len(run.weights),
+            r=cfg.unroll_r)
+        return loss, logits, parts, grads
 
     def __call__(self, x_t, y_t, x_v, y_v, lr: float, update_alpha: bool, train_meter,
                  val_meter) -> None:
@@ -173,8 +246,11 @@ class GraphedStep:
 
         def alpha_part():
             key = "alpha" if update_alpha else "alpha_eval"
-            out = self._pass(key, with_mask(x_v, y_v), run.alphas if update_alpha else [],
-                             update_alpha, True)
+            if update_alpha and cfg.order == 2:
+                out = self._unrolled_pass(self._unrolled_inputs(x_t, y_t, x_v, y_v, lr))
+            else:
+                out = self._pass(key, with_mask(x_v, y_v), run.alphas if update_alpha else [],
+                                 update_alpha, True)
             if update_alpha:
                 run.alpha_opt.step()
             val_meter.add(out[0], out[1], y_v, out[2])
@@ -186,9 +262,11 @@ class GraphedStep:
             run.w_opt.step()
             train_meter.add(out[0], out[1], y_t, out[2])
 
+        second_order = update_alpha and cfg.order == 2
         shapes_ok = all(p.matches(b) for p, b in (
             (self.passes.get("w"), (x_t, y_t)),
-            (self.passes.get("alpha" if update_alpha else "alpha_eval"), (x_v, y_v)))
+            (self.passes.get("alpha" if update_alpha else "alpha_eval"),
+             (x_t, y_t, x_v, y_v) if second_order else (x_v, y_v)))
             if p is not None)
         if not shapes_ok:  # e.g. a last, smaller batch: not worth another capture
             run.eager_step(x_t, y_t, x_v, y_v, lr, update_alpha, train_meter, val_meter)

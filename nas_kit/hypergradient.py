@@ -9,6 +9,12 @@ and the mixed second derivative times v is taken by central differences,
 [∇α L_train(w + R v, α) − ∇α L_train(w − R v, α)] / 2R with R = 0.01 / ‖v‖, exactly as
 the DARTS reference code does. The weights are moved in place and restored, so no copy
 of the supernet is needed.
+
+Nothing here waits for the host: no `.item()`, no branch on a tensor's value (the reference
+code returns early when v = 0; here R is then 0 and the second-order term is masked to 0,
+the same result), and the learning rate may be a tensor. So CUDA graphs can capture the
+whole unrolled α-gradient as one pass (`nas_kit.graphs`), and the eager step does not stall
+the GPU either.
 """
 from __future__ import annotations
 
@@ -32,12 +38,13 @@ def _set(params: Sequence[torch.Tensor], values: Sequence[torch.Tensor]) -> None
 
 def unrolled_alpha_grads(weights: Sequence[torch.nn.Parameter], alphas: Sequence[torch.nn.Parameter],
                          train_loss: Loss, val_loss: Callable[[], tuple[torch.Tensor, object]], *,
-                         lr: float, momentum: float, weight_decay: float,
+                         lr: float | torch.Tensor, momentum: float, weight_decay: float,
                          momentum_buffers: Sequence[torch.Tensor | None], r: float = 0.01):
     """Second-order α-gradients; returns (grads aligned with `alphas`, val loss at w', aux).
 
     train_loss(): L_train(w, α) on the fixed training batch, with the current parameters.
     val_loss(): (L_val(w, α) on the fixed validation batch, anything else to hand back).
+    lr: the w learning rate, a float or a 0-dim tensor (what a CUDA graph reads each replay).
     momentum_buffers: the w-optimiser's SGD buffers per weight (None where absent).
     The weights are returned to their original values before this function returns.
     """
@@ -57,14 +64,15 @@ def unrolled_alpha_grads(weights: Sequence[torch.nn.Parameter], alphas: Sequence
         grads = _grads(loss_val, alphas + weights)
         d_alpha, v = grads[: len(alphas)], grads[len(alphas):]
         norm = torch.sqrt(sum((vi.double() ** 2).sum() for vi in v))
-        radius = (r / norm).to(original[0].dtype) if norm > 0 else torch.zeros((), dtype=original[0].dtype)
-        if radius == 0:  # v = 0: no second-order term
-            return d_alpha, loss_val.detach(), aux
+        # v = 0 (no second-order term): R = 0, both perturbed passes see w, the term is masked
+        nonzero = norm > 0
+        radius = torch.where(nonzero, r / norm, torch.zeros_like(norm)).to(original[0].dtype)
         _set(weights, [p + radius * vi for p, vi in zip(original, v)])
         g_plus = _grads(train_loss(), alphas)
         _set(weights, [p - radius * vi for p, vi in zip(original, v)])
         g_minus = _grads(train_loss(), alphas)
     finally:
         _set(weights, original)
-    hessian_v = [(gp - gm) / (2 * radius) for gp, gm in zip(g_plus, g_minus)]
+    hessian_v = [torch.where(nonzero, (gp - gm) / (2 * radius), torch.zeros_like(gp))
+                 for gp, gm in zip(g_plus, g_minus)]
     return [da - lr * h for da, h in zip(d_alpha, hessian_v)], loss_val.detach(), aux

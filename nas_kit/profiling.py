@@ -205,14 +205,27 @@ SPEED_TARGETS = (
     ("DARTS space, first order: peak GPU memory at batch 64", "darts", "darts", "peak_gib",
      8e9 / 2**30, "GiB"),
 )
-#: A CUDA-graph row counts only where its replay matched the eager step within these.
+#: A CUDA-graph row counts only where its replay matched the eager step within these, or,
+#: where larger, within twice the eager step's difference from itself re-run from the same
+#: state (`eager_repeat_*`: nondeterministic kernels, e.g. atomics in a convolution's
+#: backward; second order's finite differences magnify them). Only rows whose check restored
+#: the whole state before each run (`replay_state_restored`) have such a yardstick: the first
+#: GPU files' eager_repeat columns measured a fault of the check (tests/test_graphs.py).
 REPLAY_TOLERANCE = {"replay_alpha_grad_rel_diff": 1e-3, "replay_val_loss_rel_diff": 1e-4}
 
 
+def replay_limits(row: dict) -> dict[str, float]:
+    """{replay key: the largest difference `replay_verified` accepts for this row}."""
+    if not row.get("replay_state_restored"):
+        return dict(REPLAY_TOLERANCE)
+    return {k: max(tol, 2 * (row.get(k.replace("replay_", "eager_repeat_")) or 0.0))
+            for k, tol in REPLAY_TOLERANCE.items()}
+
+
 def replay_verified(row: dict) -> bool:
-    """A graphs row whose replayed step matched the eager step (within REPLAY_TOLERANCE)."""
+    """A graphs row whose replayed step matched the eager step (see REPLAY_TOLERANCE)."""
     return "replay_error" not in row and all(
-        row.get(k) is not None and row[k] <= tol for k, tol in REPLAY_TOLERANCE.items())
+        row.get(k) is not None and row[k] <= tol for k, tol in replay_limits(row).items())
 
 
 #: A compiled row (`torch.compile`) counts only where its first step matched the eager

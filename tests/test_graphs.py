@@ -79,10 +79,15 @@ def _without_bn_statistics(state):
     ("fair-darts", "nb201"),     # zero-one loss in the α pass
     ("mim-darts", "nb201"),      # random patch masks, drawn outside the captured pass
     ("mim-darts", "darts"),
+    ("darts-2nd", "nb201"),      # second order: the whole unrolled α-gradient is one pass
+    ("darts-2nd", "darts"),
+    ("fair-darts-2nd", "nb201"),  # second order with the zero-one loss in the α pass
 ])
 def test_graphed_search_equals_eager_search(fake_cuda_graphs, method, space):
-    eager = _record(method, space)
-    graphed = _record(method, space, cuda_graphs=True)
+    overrides = {"order": 2} if method == "fair-darts-2nd" else {}
+    method = method.removesuffix("-2nd") if overrides else method
+    eager = _record(method, space, **overrides)
+    graphed = _record(method, space, cuda_graphs=True, **overrides)
     assert graphed.graphed is not None
     steps = len(graphed.train_loader) * graphed.cfg.epochs
     # Each α pass (frozen, then with a gradient) is warmed eagerly before its capture;
@@ -105,7 +110,7 @@ def test_no_captured_pass_waits_for_the_host():
     from nas_kit.profiling import CountOps
     host_sync = {"_local_scalar_dense", "item", "nonzero", "masked_select", "unique",
                  "_unique2", "repeat_interleave", "equal", "is_nonzero", "_assert_async"}
-    graphable = 0
+    graphable = second_order = 0
     for method in nas_kit.METHODS:
         for space in ("darts", "nb201"):
             run = nas_kit.prepare_search(method, space, tiny_data(), profile="smoke",
@@ -120,9 +125,14 @@ def test_no_captured_pass_waits_for_the_host():
                 for alpha_level, params in ((True, run.alphas), (False, run.weights)):
                     loss = run.objective(run.model, x, y, alpha_level=alpha_level)[0]
                     loss.backward(inputs=params)
+                if run.cfg.order == 2:   # the whole unrolled α-gradient is one captured pass
+                    run.w_opt.step()     # momentum buffers, as after the warm-up steps
+                    step = graphs.GraphedStep(run)
+                    step._unrolled_fn(*step._unrolled_inputs(x, y, *run.val_loader.next(), 0.025))
+                    second_order += 1
             assert ops.total > 100
             assert not host_sync & set(ops.counts), (method, space, host_sync & set(ops.counts))
-    assert graphable >= 10
+    assert graphable >= 12 and second_order == 2
 
 
 def test_a_batch_of_another_shape_runs_eagerly(fake_cuda_graphs):
@@ -139,6 +149,7 @@ def test_a_batch_of_another_shape_runs_eagerly(fake_cuda_graphs):
 @pytest.mark.parametrize("method,space", [
     ("darts", "nb201"),      # w-step first: the α-gradient depends on the restored momentum
     ("mim-darts", "darts"),  # the loss depends on the restored mask generator
+    ("darts-2nd", "nb201"),  # the captured unrolled pass reads the reloaded momentum buffers
 ])
 def test_benchmark_replay_check_restores_the_whole_state(fake_cuda_graphs, method, space):
     # On an H100 this check once reported eager-vs-eager differences of 24 % (α-gradient)
@@ -154,6 +165,7 @@ def test_benchmark_replay_check_restores_the_whole_state(fake_cuda_graphs, metho
     for _ in range(3):       # momentum and Adam state are nonzero; every pass is captured
         run.step(*batches, lr, True)
     diffs = bench.check_graph_replay(run, batches, lr)
+    assert diffs.pop("replay_state_restored") is True
     assert set(diffs) == {f"{w}_{k}" for w in ("replay", "eager_repeat")
                           for k in ("alpha_grad_rel_diff", "val_loss_rel_diff")}
     assert all(v == 0.0 for v in diffs.values()), diffs

@@ -8,7 +8,7 @@ import torch
 
 from nas_kit import compiled
 from nas_kit.profiling import (CountOps, compile_verified, engine_agreement, ops_before_after,
-                               speed_provenance, speed_table, speed_targets)
+                               replay_verified, speed_provenance, speed_table, speed_targets)
 
 from support import load_script
 
@@ -143,6 +143,20 @@ def test_compile_verified_allows_the_methods_own_float_sensitivity():
     assert not compile_verified(loose, [eager])
     assert compile_verified(loose, [eager, fused])
     assert not compile_verified({**loose, "train_loss_rel_diff": 3e-3}, [eager, fused])
+
+
+def test_replay_verified_allows_the_eager_steps_own_nondeterminism():
+    row = dict(path="graphs", replay_alpha_grad_rel_diff=0.05, replay_val_loss_rel_diff=0.0)
+    assert not replay_verified(row)                       # above 1e-3, no yardstick measured
+    repeat = dict(eager_repeat_alpha_grad_rel_diff=0.03, eager_repeat_val_loss_rel_diff=0.0,
+                  replay_state_restored=True)
+    assert replay_verified({**row, **repeat})             # within twice eager vs itself
+    # a check that did not restore the whole state measured its own fault, not the GPU's
+    assert not replay_verified({**row, **repeat, "replay_state_restored": None})
+    assert not replay_verified({**row, **repeat, "replay_alpha_grad_rel_diff": 0.07})
+    assert not replay_verified({**row, **repeat, "replay_val_loss_rel_diff": 1e-3})
+    assert not replay_verified({**row, **repeat, "replay_error": "RuntimeError: x"})
+    assert replay_verified({**row, "replay_alpha_grad_rel_diff": 1e-3})
 
 
 def _gpu_result(*rows):
