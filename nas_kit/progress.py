@@ -27,8 +27,8 @@ def tidy_streams(outputs: list[dict]) -> list[dict]:
 
     An executed notebook stores every refresh of a text progress bar as its own output
     (hundreds per search), which the built book would print line after line. Nothing but
-    the redrawn parts goes: each bar keeps its final state (steps, rate, last epoch's
-    accuracies), and every other output is kept as it is, in order.
+    the redrawn parts (and stream outputs left empty) goes: each bar keeps its final state
+    (steps, rate, last epoch's accuracies), and every other output is kept as it is, in order.
     """
     tidy: list[dict] = []
     for out in outputs:
@@ -41,7 +41,8 @@ def tidy_streams(outputs: list[dict]) -> list[dict]:
     for out in tidy:
         if out.get("output_type") == "stream":
             out["text"] = _as_terminal(_join(out["text"]))
-    return tidy
+    # a bar's closing newline, printed after the cell's own output, would show as an empty box
+    return [o for o in tidy if o.get("output_type") != "stream" or o["text"].strip()]
 
 
 def _join(text) -> str:

@@ -43,6 +43,10 @@ def test_bar_refreshes_become_the_bars_final_line():
 def test_plain_text_and_trailing_carriage_returns_are_kept():
     assert tidy_streams([_stream("stdout", ["x\r", "\n", "y\n"])])[0]["text"] == "x\ny\n"
     assert tidy_streams([_stream("stdout", "1\r2\r3\nkept\n")])[0]["text"] == "3\nkept\n"
+    # a bar's closing newline after the cell's print: nothing left to show
+    assert tidy_streams([_stream("stderr", "\rbar 100%"), _stream("stdout", "done\n"),
+                         _stream("stderr", "\n")]) == [_stream("stderr", "bar 100%"),
+                                                       _stream("stdout", "done\n")]
 
 
 def test_tidy_notebook_rewrites_only_stream_outputs(tmp_path):
