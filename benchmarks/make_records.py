@@ -68,7 +68,7 @@ def read_rows(files) -> dict:
 def graphs_verified(benchmark: dict) -> tuple[dict, dict]:
     """What a GPU speed benchmark (search_speed.py JSON) showed about CUDA graphs, per
     (method, space): ``(verified, failed)``, each {(method, space): why}. Verified: the
-    replayed step matched the eager one (within REPLAY_TOLERANCE) and beat the fused
+    replayed step matched the eager one (within `replay_limits`) and beat the fused
     engine alone. Rows refused by design (CPU, skip noise) are neither."""
     verified, failed = {}, {}
     for r in benchmark.get("rows", []):
