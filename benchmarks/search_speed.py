@@ -296,9 +296,9 @@ def main(argv=None):
                    help="one batch size for all methods (default: each method's own)")
     p.add_argument("--engines", nargs="+", default=["eager", "fused"],
                    choices=list(ENGINE_SETTINGS),
-                   help="graphs = fused + CUDA graphs (GPU only; not skip noise; second order as "
-                        "one captured unrolled pass); -cl = channels-last weights and batches; compiled = fused + "
-                        "torch.compile")
+                   help="graphs = fused + CUDA graphs (GPU only; not skip noise; second order "
+                        "as one captured unrolled pass); -cl = channels-last weights and "
+                        "batches; compiled = fused + torch.compile")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--out", type=Path, default=None, help="JSON output (default: stdout only)")

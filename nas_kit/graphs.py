@@ -40,7 +40,7 @@ from typing import Any, Callable
 
 import torch
 
-from .hypergradient import unrolled_alpha_grads
+from .hypergradient import second_order_step_grads
 
 
 def graphs_available(cfg, device: torch.device) -> bool:
@@ -197,8 +197,8 @@ class GraphedStep:
         buffers = []
         if run.cfg.w_momentum:
             state = run.w_opt.state
-            buffers = [state[p]["momentum_buffer"] if "momentum_buffer" in state.get(p, {})
-                       else torch.zeros_like(p) for p in run.weights]
+            found = [state.get(p, {}).get("momentum_buffer") for p in run.weights]
+            buffers = [torch.zeros_like(p) if b is None else b for p, b in zip(run.weights, found)]
         return [x_t, y_t, x_v, y_v, lr_t, *buffers]
 
     def _unrolled_pass(self, inputs: list[torch.Tensor]):
@@ -211,21 +211,11 @@ class GraphedStep:
         return p.replay(inputs)
 
     def _unrolled_fn(self, x_t, y_t, x_v, y_v, lr, *buffers):
-        """(loss, logits, parts, α-gradients) of `_alpha_step`'s second-order branch."""
-        run, cfg = self.run, self.run.cfg
-
-        def train_loss():
-            return run.objective(run.model, x_t, y_t, alpha_level=False)[0]
-
-        def val_loss():
-            loss, logits, parts = run.objective(run.model, x_v, y_v, alpha_level=True)
-            return loss, (logits.detach(), parts)
-
-        grads, loss, (logits, parts) = unrolled_alpha_grads(
-            run.weights, run.alphas, train_loss, val_loss, lr=lr, momentum=cfg.w_momentum,
-            weight_decay=cfg.w_weight_decay,
-            momentum_buffers=list(buffers) if buffers else [None] * len(run.weights),
-            r=cfg.unroll_r)
+        """(loss, logits, parts, α-gradients) of the eager step's second-order branch."""
+        run = self.run
+        grads, loss, (logits, parts) = second_order_step_grads(
+            run.objective, run.model, run.weights, run.alphas, run.cfg, lr,
+            list(buffers) if buffers else [None] * len(run.weights), x_t, y_t, x_v, y_v)
         return loss, logits, parts, grads
 
     def __call__(self, x_t, y_t, x_v, y_v, lr: float, update_alpha: bool, train_meter,

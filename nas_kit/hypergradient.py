@@ -76,3 +76,23 @@ def unrolled_alpha_grads(weights: Sequence[torch.nn.Parameter], alphas: Sequence
     hessian_v = [torch.where(nonzero, (gp - gm) / (2 * radius), torch.zeros_like(gp))
                  for gp, gm in zip(g_plus, g_minus)]
     return [da - lr * h for da, h in zip(d_alpha, hessian_v)], loss_val.detach(), aux
+
+
+def second_order_step_grads(objective, model, weights, alphas, cfg, lr, momentum_buffers,
+                            x_t, y_t, x_v, y_v):
+    """The search step's second-order α-gradient with `cfg`'s recipe (w momentum, weight
+    decay, radius): (grads aligned with `alphas`, val loss at w', (logits, parts)).
+
+    objective(model, x, y, alpha_level=...) -> (loss, logits, parts): the method's objective.
+    Shared by the eager step (`nas_kit.search`) and its CUDA-graph capture (`nas_kit.graphs`).
+    """
+    def train_loss():
+        return objective(model, x_t, y_t, alpha_level=False)[0]
+
+    def val_loss():
+        loss, logits, parts = objective(model, x_v, y_v, alpha_level=True)
+        return loss, (logits.detach(), parts)
+
+    return unrolled_alpha_grads(weights, alphas, train_loss, val_loss, lr=lr,
+                                momentum=cfg.w_momentum, weight_decay=cfg.w_weight_decay,
+                                momentum_buffers=momentum_buffers, r=cfg.unroll_r)

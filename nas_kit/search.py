@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from . import data as data_lib
 from .atomic import remove_stale_temporaries
 from .checkpoints import config_differences, load_checkpoint, save_checkpoint, CheckpointError
-from .hypergradient import unrolled_alpha_grads
+from .hypergradient import second_order_step_grads
 from .losses import (MIMDecoder, apply_patch_mask, masked_patch_mse, patch_grid, random_patch_mask,
                      self_balanced, zero_one_loss)
 from .compiled import CompiledObjective
@@ -510,17 +510,9 @@ def _alpha_step(model, objective, weights, alphas, w_opt, alpha_opt, cfg, lr, x_
         loss, logits, parts = objective(model, x_v, y_v, alpha_level=True)
         loss.backward(inputs=alphas)
     else:
-        def train_loss():
-            return objective(model, x_t, y_t, alpha_level=False)[0]
-
-        def val_loss():
-            loss_, logits_, parts_ = objective(model, x_v, y_v, alpha_level=True)
-            return loss_, (logits_.detach(), parts_)
-
         buffers = [w_opt.state.get(p, {}).get("momentum_buffer") for p in weights]
-        grads, loss, (logits, parts) = unrolled_alpha_grads(
-            weights, alphas, train_loss, val_loss, lr=lr, momentum=cfg.w_momentum,
-            weight_decay=cfg.w_weight_decay, momentum_buffers=buffers, r=cfg.unroll_r)
+        grads, loss, (logits, parts) = second_order_step_grads(
+            objective, model, weights, alphas, cfg, lr, buffers, x_t, y_t, x_v, y_v)
         for a, g in zip(alphas, grads):
             a.grad = g
     alpha_opt.step()
