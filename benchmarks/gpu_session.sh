@@ -3,6 +3,7 @@
 #   0. conv_choices.py: every convolution of a paper-shape fused step, timed as NCHW, NHWC and
 #      (1x1) matmul, forward + backward (a few seconds);
 #   1. the speed benchmark, eager vs fused vs graphs, paper shapes (rows written as they finish),
+#      eager vs graphs at the colab profile's shapes for COLAB_S (the chapters' own searches),
 #      then torch.compile (graphs-compiled: DARTS, NAS-Bench-201 first) for COMPILE_S;
 #   2. stored paper records (make_records.py), resuming any checkpoints carried in runs/,
 #      with CUDA graphs where step 1 verified them (same losses and α-gradients as eager).
@@ -20,15 +21,17 @@
 # (16.6 MiB for darts, 47 MiB for mim-darts) does not, so DARTS-space runs that do not
 # finish in one window restart in the next (their partial record stays until a run beats it).
 # What comes back: session.log, conv_choices_paper_gpu.json, search_speed_paper_gpu.json,
-# logs.tar (records_*.log, one per records process), records.tar, carry.tar.
+# search_speed_colab_gpu.json, logs.tar (records_*.log, one per records process), records.tar, carry.tar.
 # Afterwards: untar records.tar into book/ and commit the records unchanged (complete ones,
 # and partial ones the book shows as "k of N epochs"); commit the benchmark JSON as
 # benchmarks/results/search_speed_paper_gpu_<date>.json (the speed appendix shows every
-# search_speed_paper_gpu*.json; its env names the GPU) and conv_choices_paper_gpu.json as
+# search_speed_paper_gpu*.json; its env names the GPU), search_speed_colab_gpu.json as
+# benchmarks/results/search_speed_colab_gpu_<date>.json, and conv_choices_paper_gpu.json as
 # benchmarks/results/conv_choices_paper_gpu_<date>.json, with the logs (session.log and
 # logs.tar unpacked) in benchmarks/results/gpu_session_<date>/; untar carry.tar into runs/records/ (git-ignored)
 # to carry next time.
 #   BENCH_MIN   minutes for the benchmark (default 3; 0 skips it)
+#   COLAB_S     seconds of it for the colab-shape rows (default 75)
 #   COMPILE_S   seconds of it for the torch.compile rows (default 200: compiling a DARTS-space
 #               pass took minutes on a 2-core CPU; NAS-Bench-201 goes first and is written
 #               as soon as it is done)
@@ -73,6 +76,20 @@ if [ "$BENCH_MIN" != 0 ]; then
     --steps 5 --warmup 2 --engines eager fused graphs graphs-cl --methods darts --spaces darts nb201 \
     --out "$BENCH" >> "$LOG" 2>&1
   echo "benchmark (darts) exit $?" >> "$LOG"
+  # the colab profile's shapes (what a chapter's searches make, in steps and network size):
+  # its rows project each chapter search's time (projected_profile_search_min), so the
+  # colab budgets can be sized from measurements instead of the eager paper-shape estimate
+  left=$(( end - $(date +%s) ))
+  COLAB_S=${COLAB_S:-75}
+  [ "$left" -lt "$COLAB_S" ] && COLAB_S=$left
+  if [ "$COLAB_S" -gt 20 ]; then
+    echo "== benchmark (colab shapes) $(date -u +%T)" >> "$LOG"
+    timeout "$COLAB_S" python benchmarks/search_speed.py --shapes colab --device cuda \
+      --steps 5 --warmup 2 --engines eager graphs --spaces nb201 darts \
+      --methods darts fair-darts mim-darts rf-darts \
+      --out "$OUT/search_speed_colab_gpu.json" >> "$LOG" 2>&1
+    echo "benchmark (colab shapes) exit $?" >> "$LOG"
+  fi
   # torch.compile (compiling takes a while, so after the key rows): NAS-Bench-201 first;
   # eager again as the reference its α-gradients are compared with (make_records.compile_for);
   # graphs-compiled only (what a CUDA run uses; each compiled engine traces anew: tracing the

@@ -45,6 +45,18 @@ ENGINE_SETTINGS = {
 }
 SEARCH_IMAGES = 25_000   # one half of the CIFAR-10 training set
 EPOCHS = 50
+CIFAR10_TRAIN_IMAGES = 50_000
+
+
+def profile_search_steps(method: str, space: str, shapes: str, batch_size: int | None = None) -> int:
+    """Search steps of one CIFAR-10 search of `method` at profile `shapes` (its epochs, data
+    limit and batch size): what a chapter run at that profile makes, e.g. 390 for DARTS in
+    NAS-Bench-201 at `colab` (10 epochs of 2,500 images in batches of 64). Epochs of an
+    α warm-up count as full steps, so a projection from it is an upper bound there."""
+    overrides = {} if batch_size is None else {"batch_size": batch_size}
+    cfg = nas_kit.resolve_config(method, space, "cifar10", profile=shapes, **overrides)
+    n = cfg.limit or CIFAR10_TRAIN_IMAGES
+    return cfg.epochs * (int(cfg.train_portion * n) // cfg.batch_size)   # drop_last batches
 
 
 def _sync(device):
@@ -277,6 +289,10 @@ def _engine_row(method, space, engine, run, batches, lr, steps, warmup, diffs) -
         "peak_gib": None if peak is None else round(peak, 3),
         "peak_reserved_gib": None if peak_reserved is None else round(peak_reserved, 3),
         "projected_50_epoch_min": round(ms * steps_per_epoch * EPOCHS / 60_000, 1),
+        # the search a chapter makes at this profile (steps only: no evaluation, no capture)
+        "profile_search_steps": (steps_at_profile := profile_search_steps(
+            method, space, run.cfg.profile, bs)),
+        "projected_profile_search_min": round(ms * steps_at_profile / 60_000, 2),
         "steps_timed": steps, "warmup_steps": warmup, "warmup_s": round(warm_s, 2),
         **diffs.get(engine, {}),
     }
