@@ -5,7 +5,8 @@
 #   1. the speed benchmark, eager vs fused vs graphs, paper shapes (rows written as they finish),
 #      eager vs graphs at the colab profile's shapes for COLAB_S (the chapters' own searches),
 #      then torch.compile (graphs-compiled: DARTS, NAS-Bench-201 first) for COMPILE_S;
-#   2. stored paper records (make_records.py), resuming any checkpoints carried in runs/,
+#   2. optionally (CHAPTERS) whole chapters at the colab profile, timed cell by cell;
+#   3. stored paper records (make_records.py), resuming any checkpoints carried in runs/,
 #      with CUDA graphs where step 1 verified them (same losses and α-gradients as eager).
 # Everything goes to $OUT: logs, benchmark JSON, finished records, checkpoints to carry back.
 #
@@ -21,7 +22,8 @@
 # (16.6 MiB for darts, 47 MiB for mim-darts) does not, so DARTS-space runs that do not
 # finish in one window restart in the next (their partial record stays until a run beats it).
 # What comes back: session.log, conv_choices_paper_gpu.json, search_speed_paper_gpu.json,
-# search_speed_colab_gpu.json, logs.tar (records_*.log, one per records process), records.tar, carry.tar.
+# search_speed_colab_gpu.json, chapter_times_colab_gpu.json (with CHAPTERS),
+# logs.tar (records_*.log, one per records process), records.tar, carry.tar.
 # Afterwards: untar records.tar into book/ and commit the records unchanged (complete ones,
 # and partial ones the book shows as "k of N epochs"); commit the benchmark JSON as
 # benchmarks/results/search_speed_paper_gpu_<date>.json (the speed appendix shows every
@@ -32,6 +34,8 @@
 # to carry next time.
 #   BENCH_MIN   minutes for the benchmark (default 3; 0 skips it)
 #   COLAB_S     seconds of it for the colab-shape rows (default 75)
+#   CHAPTERS    chapters to time at the colab profile before the records (default none)
+#   CHAPTERS_S  seconds for them (default 240; taken from the records' time)
 #   COMPILE_S   seconds of it for the torch.compile rows (default 200: compiling a DARTS-space
 #               pass took minutes on a 2-core CPU; NAS-Bench-201 goes first and is written
 #               as soon as it is done)
@@ -113,6 +117,15 @@ if [ "$BENCH_MIN" != 0 ]; then
       --out "$BENCH" --append >> "$LOG" 2>&1
     echo "benchmark (more) exit $?" >> "$LOG"
   fi
+fi
+# Chapters at the colab profile, timed cell by cell (CHAPTERS, e.g. "ch01 ch03"; none by
+# default): what a student's chapter costs on this GPU, evaluation and capture included.
+if [ -n "${CHAPTERS:-}" ]; then
+  echo "== chapters at the colab profile: $CHAPTERS $(date -u +%T)" >> "$LOG"
+  timeout $(( ${CHAPTERS_S:-240} + 30 )) python benchmarks/time_chapters.py --profile colab \
+    --dataset cifar10-jpeg --chapters $CHAPTERS --total-s "${CHAPTERS_S:-240}" \
+    --out "$OUT/chapter_times_colab_gpu.json" >> "$LOG" 2>&1
+  echo "chapters exit $?" >> "$LOG"
 fi
 # Records: the DARTS-space runs in one process, the NAS-Bench-201 runs shared among as many
 # processes as the benchmark's launch headroom allows (step time / GPU busy time: a
