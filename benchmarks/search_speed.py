@@ -45,7 +45,6 @@ ENGINE_SETTINGS = {
 }
 SEARCH_IMAGES = 25_000   # one half of the CIFAR-10 training set
 EPOCHS = 50
-CIFAR10_TRAIN_IMAGES = 50_000
 
 
 def profile_search_steps(method: str, space: str, shapes: str, batch_size: int | None = None) -> int:
@@ -55,7 +54,7 @@ def profile_search_steps(method: str, space: str, shapes: str, batch_size: int |
     α warm-up count as full steps, so a projection from it is an upper bound there."""
     overrides = {} if batch_size is None else {"batch_size": batch_size}
     cfg = nas_kit.resolve_config(method, space, "cifar10", profile=shapes, **overrides)
-    n = cfg.limit or CIFAR10_TRAIN_IMAGES
+    n = cfg.limit or data.TRAIN_IMAGES["cifar10"]
     return cfg.epochs * (int(cfg.train_portion * n) // cfg.batch_size)   # drop_last batches
 
 

@@ -163,7 +163,8 @@ for label, rec in (("zero-one 0 ", sigmoid_only), ("zero-one 10", fair)):
 # α move more slowly than softmax ones (FairDARTS issue #7). The `colab` profile's short
 # NAS-Bench-201 search (10 epochs on 2,500 + 2,500 images, the recipe's batch of 128) makes
 # far fewer updates than the paper's 50 epochs on 25,000 + 25,000 images; exercise 5 asks
-# you to lengthen it. Section 3's derived cells are then empty (every edge below the
+# you to lengthen it, and section 5 shows when the weights are decided in the stored
+# paper-budget records. Section 3's derived cells are then empty (every edge below the
 # threshold), and so is the DARTS-space cell.
 #
 # The gap itself: the same trained supernet, on the same validation batches, once with its
@@ -251,12 +252,33 @@ if found.records:
     display(stored.summary_table(found.records), *viz.plot_stored(found.records))
 
 # %% [markdown]
+# Section 2 asked when the zero-one loss starts to decide the sigmoid weights. In the stored
+# sigmoid records, per epoch: the α-steps made so far (the paper's budget makes 195 per
+# epoch: 25,000 validation images in batches of 128) and the share of weights below 0.15
+# or above 0.85 (`nas_kit.analysis.alpha_updates`, `decided_share`).
+
+# %%
+from nas_kit.analysis import alpha_updates, decided_share
+
+sigmoid_records = {n: r for n, r in found.records.items() if r.get("relaxation") == "sigmoid"}
+for name, rec in sigmoid_records.items():
+    print(f"{name} ({stored.epochs_done(rec)}, {rec['dataset_provenance']}):")
+    rows = list(zip(rec["history"], alpha_updates(rec), decided_share(rec)))
+    # every epoch until all weights are decided, then only the last one
+    settled = next((i for i, row in enumerate(rows) if row[2] == 1.0), len(rows) - 1)
+    for k, (entry, updates, share) in enumerate(rows):
+        if k <= settled or k == len(rows) - 1:
+            print(f"  epoch {entry['epoch']:2d}: {updates:5d} α-steps, {100 * share:3.0f} % decided")
+if not sigmoid_records:
+    print("no stored sigmoid record in this copy of the book")
+
+# %% [markdown]
 # ## The paper's claims and our measurements
 #
 # | claim (Fair DARTS paper / code) | your runs above | stored records (section 5) |
 # |---|---|---|
 # | sigmoid weights are not forced to compete; several ops of an edge can be strong | section 1: compare the two trajectory plots | – |
-# | the zero-one loss pushes σ(α) toward 0 and 1 | section 2: share of decided weights, with and without | – |
+# | the zero-one loss pushes σ(α) toward 0 and 1 | section 2: share of decided weights, with and without | section 5: share decided per epoch of `fair-darts-nb201-s*` and `fair-darts(-no01)-darts-s0` |
 # | ... and so narrows the gap between the supernet and the derived cell | section 2: supernet vs derived-cell accuracy, without retraining | – |
 # | published normal cells hold 0–1 skips | section 3: skips in your cells | skips of `fair-darts-darts-s0` and `fair-darts-no01-darts-s0` |
 # | noise on the skip path removes skip's advantage | section 4: skip counts with and without noise | `darts-skipnoise-darts-s0` against ch02's `darts-darts-s0` |

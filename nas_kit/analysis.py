@@ -3,10 +3,15 @@
 `alpha_gradients` answers "which operations is the validation loss pushing up right
 now?": the gradient of the method's validation objective with respect to α, per op,
 averaged over edges and batches. A negative value means a gradient step *raises* that
-op's α, i.e. its weight grows.
+op's α, i.e. its weight grows. `alpha_updates` and `decided_share` read a run record:
+how many α-steps a search had made by each epoch, and how many of its weights were
+decided (near 0 or 1) then.
 """
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 
 from .search import SearchRun
@@ -127,3 +132,49 @@ def discretization_gap(run: SearchRun, batches: int = 8) -> dict[str, float | st
     acc = {k: 100.0 * v / seen for k, v in correct.items()}
     return {"supernet_acc": acc["supernet"], "derived_acc": acc["derived"],
             "gap": acc["supernet"] - acc["derived"], "genotype": str(genotype)}
+
+
+def steps_per_epoch(record: dict[str, Any]) -> int:
+    """Search steps per epoch of a run record: its history's ``steps`` where recorded, else
+    from its config (data limit or the dataset's training-set size, split, batch size,
+    incomplete batches dropped)."""
+    from .data import TRAIN_IMAGES
+
+    recorded = {e["steps"] for e in record["history"] if "steps" in e}
+    if recorded:
+        return recorded.pop()
+    cfg = record["config"]
+    n = cfg.get("limit") or TRAIN_IMAGES.get(record["dataset"])
+    if n is None:
+        raise ValueError(f"record of dataset {record['dataset']!r} stores no steps per epoch and "
+                         f"no data limit; the training-set size is known for {sorted(TRAIN_IMAGES)}")
+    return int(cfg["train_portion"] * n) // cfg["batch_size"]
+
+
+def alpha_updates(record: dict[str, Any]) -> list[int]:
+    """α-steps made by the end of each epoch of a run record (cumulative; epochs of an α
+    warm-up add none). Adam moves each α by about its learning rate per step, so this
+    bounds how far α can have moved: ``alpha_lr * alpha_updates``."""
+    per_epoch = steps_per_epoch(record)
+    done, out = 0, []
+    for entry in record["history"]:
+        done += entry.get("steps", per_epoch) if entry["alpha_updated"] else 0
+        out.append(done)
+    return out
+
+
+def decided_share(record: dict[str, Any], low: float = 0.15, high: float = 0.85) -> list[float]:
+    """Per epoch, the share (0 to 1) of a sigmoid search's op weights σ(α), all cells and
+    edges, that are below `low` or above `high`: decided, in Fair DARTS' sense (its
+    threshold is 0.85). Softmax weights of one edge sum to 1, so the question is asked of
+    sigmoid records only."""
+    if record.get("relaxation") != "sigmoid":
+        raise ValueError(f"decided_share reads sigmoid weights; this record's relaxation is "
+                         f"{record.get('relaxation')!r} (method {record.get('method')!r})")
+    if not 0.0 <= low < high <= 1.0:
+        raise ValueError(f"need 0 <= low < high <= 1, got low={low}, high={high}")
+    out = []
+    for entry in record["history"]:
+        w = np.concatenate([np.ravel(v) for v in entry["weights"].values()])
+        out.append(float(np.mean((w < low) | (w > high))))
+    return out

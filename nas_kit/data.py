@@ -50,6 +50,9 @@ __all__ = [
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar10-jpeg", "cifar100", "svhn", "fashion-mnist", "synthetic")
 SPLITS: tuple[str, ...] = ("train", "test")
+#: Images in each dataset's training split (the JPEG copy holds the same 50,000 images).
+TRAIN_IMAGES: dict[str, int] = {"cifar10": 50_000, "cifar10-jpeg": 50_000, "cifar100": 50_000,
+                                "svhn": 73_257, "fashion-mnist": 60_000}
 
 # Where `apt-get install dataset-fashion-mnist` puts the original idx.gz files
 # (`dpkg -L dataset-fashion-mnist`).  Module-level so tests can point it elsewhere.

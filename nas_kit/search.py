@@ -410,6 +410,7 @@ class SearchRun:
             "train_loss": round_sig(train["loss"]), "train_acc": round_sig(train["acc"]),
             "val_loss": round_sig(val["loss"]), "val_acc": round_sig(val["acc"]),
             "lr": round_sig(lr), "alpha_updated": update_alpha, "skip_noise": round_sig(noise),
+            "steps": len(self.train_loader),   # w-steps, and α-steps where alpha_updated
             "seconds": round_sig(seconds),
             # GPU memory high-water mark of the run so far (None on CPU)
             "peak_memory_gib": (round_sig(torch.cuda.max_memory_allocated(self.device) / 2**30)

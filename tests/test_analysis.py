@@ -122,3 +122,39 @@ def test_discretization_gap_evaluates_the_relaxed_and_the_derived_network():
     n = 2 * twin.cfg.batch_size
     assert gap["supernet_acc"] == pytest.approx(100 * correct["supernet"] / n)
     assert gap["derived_acc"] == pytest.approx(100 * correct["derived"] / n)
+
+
+def _sigmoid_record(history, dataset="cifar10-jpeg", limit=None, batch_size=128):
+    return {"method": "fair-darts", "relaxation": "sigmoid", "dataset": dataset,
+            "config": {"limit": limit, "train_portion": 0.5, "batch_size": batch_size},
+            "history": history}
+
+
+def test_alpha_updates_count_the_steps_of_epochs_that_updated_alpha():
+    w = {"cell": [[0.5, 0.5]]}
+    history = [dict(weights=w, alpha_updated=flag) for flag in (False, True, True)]
+    # 25,000 images per half in batches of 128, incomplete batch dropped: 195 per epoch
+    assert analysis.alpha_updates(_sigmoid_record(history)) == [0, 195, 390]
+    assert analysis.alpha_updates(_sigmoid_record(history, limit=5_000)) == [0, 19, 38]
+    recorded = [dict(e, steps=7) for e in history]          # newer records store them
+    assert analysis.alpha_updates(_sigmoid_record(recorded)) == [0, 7, 14]
+    with pytest.raises(ValueError, match="'synthetic' stores no steps.*cifar10"):
+        analysis.alpha_updates(_sigmoid_record(history, dataset="synthetic"))
+
+
+def test_a_search_record_stores_its_steps_per_epoch():
+    run = _run()
+    record = run.run()
+    assert [e["steps"] for e in record["history"]] == [len(run.train_loader)] * 2
+    assert analysis.alpha_updates(record) == [len(run.val_loader), 2 * len(run.val_loader)]
+
+
+def test_decided_share_counts_sigmoid_weights_near_zero_or_one():
+    history = [dict(weights={"normal": [[0.5, 0.9]], "reduce": [[0.1, 0.86]]}, alpha_updated=True),
+               dict(weights={"normal": [[0.15, 0.85]], "reduce": [[0.14, 0.5]]}, alpha_updated=True)]
+    assert analysis.decided_share(_sigmoid_record(history)) == [0.75, 0.25]
+    assert analysis.decided_share(_sigmoid_record(history), low=0.2, high=0.8) == [0.75, 0.75]
+    with pytest.raises(ValueError, match="relaxation is 'softmax'"):
+        analysis.decided_share({**_sigmoid_record(history), "relaxation": "softmax"})
+    with pytest.raises(ValueError, match="low < high"):
+        analysis.decided_share(_sigmoid_record(history), low=0.9, high=0.1)
