@@ -54,8 +54,8 @@ def profile_search_steps(method: str, space: str, shapes: str, batch_size: int |
     α warm-up count as full steps, so a projection from it is an upper bound there."""
     overrides = {} if batch_size is None else {"batch_size": batch_size}
     cfg = nas_kit.resolve_config(method, space, "cifar10", profile=shapes, **overrides)
-    n = cfg.limit or data.TRAIN_IMAGES["cifar10"]
-    return cfg.epochs * (int(cfg.train_portion * n) // cfg.batch_size)   # drop_last batches
+    return cfg.epochs * data.search_steps_per_epoch("cifar10", cfg.limit, cfg.train_portion,
+                                                    cfg.batch_size)
 
 
 def _sync(device):

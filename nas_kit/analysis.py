@@ -138,17 +138,17 @@ def steps_per_epoch(record: dict[str, Any]) -> int:
     """Search steps per epoch of a run record: its history's ``steps`` where recorded, else
     from its config (data limit or the dataset's training-set size, split, batch size,
     incomplete batches dropped)."""
-    from .data import TRAIN_IMAGES
+    from .data import search_steps_per_epoch
 
     recorded = {e["steps"] for e in record["history"] if "steps" in e}
     if recorded:
         return recorded.pop()
     cfg = record["config"]
-    n = cfg.get("limit") or TRAIN_IMAGES.get(record["dataset"])
-    if n is None:
-        raise ValueError(f"record of dataset {record['dataset']!r} stores no steps per epoch and "
-                         f"no data limit; the training-set size is known for {sorted(TRAIN_IMAGES)}")
-    return int(cfg["train_portion"] * n) // cfg["batch_size"]
+    try:
+        return search_steps_per_epoch(record["dataset"], cfg.get("limit"), cfg["train_portion"],
+                                      cfg["batch_size"])
+    except ValueError as e:
+        raise ValueError(f"the record stores no steps per epoch, and {e}") from None
 
 
 def alpha_updates(record: dict[str, Any]) -> list[int]:

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "DATASETS",
+    "TRAIN_IMAGES",
     "DatasetUnavailableError",
     "DeviceLoader",
     "ImageDataset",
@@ -45,6 +46,7 @@ __all__ = [
     "from_arrays",
     "load_dataset",
     "search_split",
+    "search_steps_per_epoch",
     "synthetic",
 ]
 
@@ -53,6 +55,17 @@ SPLITS: tuple[str, ...] = ("train", "test")
 #: Images in each dataset's training split (the JPEG copy holds the same 50,000 images).
 TRAIN_IMAGES: dict[str, int] = {"cifar10": 50_000, "cifar10-jpeg": 50_000, "cifar100": 50_000,
                                 "svhn": 73_257, "fashion-mnist": 60_000}
+
+
+def search_steps_per_epoch(dataset: str, limit: int | None, train_portion: float,
+                           batch_size: int) -> int:
+    """Steps per search epoch: batches in the weights half of the first `limit` training
+    images (all of them if None), incomplete batch dropped, as `DeviceLoader` serves them."""
+    n = limit or TRAIN_IMAGES.get(dataset)
+    if n is None:
+        raise ValueError(f"no data limit and no known training-set size for dataset {dataset!r}; "
+                         f"known: {sorted(TRAIN_IMAGES)}")
+    return int(train_portion * n) // batch_size
 
 # Where `apt-get install dataset-fashion-mnist` puts the original idx.gz files
 # (`dpkg -L dataset-fashion-mnist`).  Module-level so tests can point it elsewhere.

@@ -138,7 +138,7 @@ def test_alpha_updates_count_the_steps_of_epochs_that_updated_alpha():
     assert analysis.alpha_updates(_sigmoid_record(history, limit=5_000)) == [0, 19, 38]
     recorded = [dict(e, steps=7) for e in history]          # newer records store them
     assert analysis.alpha_updates(_sigmoid_record(recorded)) == [0, 7, 14]
-    with pytest.raises(ValueError, match="'synthetic' stores no steps.*cifar10"):
+    with pytest.raises(ValueError, match="stores no steps.*dataset 'synthetic'; known: .*cifar10"):
         analysis.alpha_updates(_sigmoid_record(history, dataset="synthetic"))
 
 
