@@ -69,7 +69,11 @@ def _ipython() -> types.ModuleType:
     ipython, display = types.ModuleType("IPython"), types.ModuleType("IPython.display")
     ipython.get_ipython = lambda: None
     ipython.version_info = (0, 0)
-    display.display = lambda *objs, **kwargs: [print(repr(o)) for o in objs] and None
+
+    def show(*objs, **_):
+        for o in objs:
+            print(repr(o))
+    display.display = show
     ipython.display = display
     return ipython
 
@@ -94,8 +98,9 @@ def _seaborn() -> types.ModuleType:
 
 
 def stub_missing(names=DISPLAY_ONLY) -> list[str]:
-    """Install a stand-in (accepts every attribute and call) for each module in `names`
-    that cannot be imported; returns the names stubbed."""
+    """Install a stand-in for each module in `names` that cannot be imported (`_ipython`,
+    `_seaborn`, otherwise a mock that accepts every attribute and call); returns the names
+    stubbed. tqdm has its own (`stub_tqdm`): a mock would iterate over nothing."""
     stubbed = []
     for name in names:
         if name in sys.modules:
