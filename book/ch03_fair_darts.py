@@ -149,23 +149,29 @@ fig.suptitle(f"NAS-Bench-201, {fair['dataset_provenance']}, {profile.name} profi
 fig.tight_layout()
 
 # %%
+from nas_kit.analysis import alpha_updates, decided_share
+
 for label, rec in (("zero-one 0 ", sigmoid_only), ("zero-one 10", fair)):
-    w = np.ravel(rec["history"][-1]["weights"]["cell"])
-    decided = np.mean((w < 0.15) | (w > 0.85))
-    print(f"{label}: {100 * decided:.0f} % of the weights are below 0.15 or above 0.85 at the last epoch")
+    shares, steps = decided_share(rec), alpha_updates(rec)
+    first = next((k for k, share in enumerate(shares) if share > 0), None)
+    since = ("none in any epoch" if first is None else
+             f"the first after epoch {rec['history'][first]['epoch']} ({steps[first]} α-steps)")
+    print(f"{label}: {100 * shares[-1]:3.0f} % of the weights below 0.15 or above 0.85 after the "
+          f"last epoch ({steps[-1]} α-steps); {since}")
 
 # %% [markdown]
-# If that share is 0 % with the zero-one loss too, the search has not run long enough for
-# it to show: the loss needs σ(α) to move away from ½ before it pulls it further. Adam moves
-# each α by at most about its learning rate per step (3e-3 in the Fair DARTS recipe), and
-# σ(α) = 0.85 needs α = ln(0.85/0.15) ≈ 1.73: at least about 580 α updates on the
-# way there, more where the gradient changes sign. The Fair DARTS authors note that sigmoid
-# α move more slowly than softmax ones (FairDARTS issue #7). The `colab` profile's short
-# NAS-Bench-201 search (10 epochs on 2,500 + 2,500 images, the recipe's batch of 128) makes
-# far fewer updates than the paper's 50 epochs on 25,000 + 25,000 images; exercise 5 asks
-# you to lengthen it, and section 5 shows when the weights are decided in the stored
-# paper-budget records. Section 3's derived cells are then empty (every edge below the
-# threshold), and so is the DARTS-space cell.
+# With the zero-one loss, nothing is decided for a long time, then nearly everything at
+# once. The loss needs σ(α) to move away from ½ before it pulls it further, and Adam moves
+# each α by at most about its learning rate per step (3e-3 in the Fair DARTS recipe):
+# σ(α) = 0.85 needs α = ln(0.85/0.15) ≈ 1.73, several hundred α-steps on the way there.
+# The Fair DARTS authors note that sigmoid α move more slowly than softmax ones (FairDARTS
+# issue #7). This is why the `colab` profile gives Fair DARTS 25 NAS-Bench-201 epochs where
+# DARTS gets 10: on 2,500 + 2,500 images in the recipe's batches of 128 an epoch makes 19
+# α-steps, and in a 40-epoch test search (CIFAR-10 JPEG copy, seed 0, on a CPU) no weight
+# was decided before the 22nd epoch (418 steps) and every weight was from the 25th (475)
+# on. The paper's budget makes 195 α-steps per epoch (section 5). In the `smoke` profile
+# the share stays 0 %, and so it does in section 3's DARTS-space search at the `colab`
+# profile (6 epochs of 10 α-steps), whose cell is then empty.
 #
 # The gap itself: the same trained supernet, on the same validation batches, once with its
 # relaxed weights (softmax or σ of α) and once with 0/1 weights that keep only the derived
@@ -258,8 +264,6 @@ if found.records:
 # or above 0.85 (`nas_kit.analysis.alpha_updates`, `decided_share`).
 
 # %%
-from nas_kit.analysis import alpha_updates, decided_share
-
 sigmoid_records = {n: r for n, r in found.records.items() if r.get("relaxation") == "sigmoid"}
 for name, rec in sigmoid_records.items():
     print(f"{name} ({stored.epochs_done(rec)}, {rec['dataset_provenance']}):")
@@ -285,9 +289,9 @@ if not sigmoid_records:
 # | (no NAS-Bench-201 number in the paper) | section 3 | `fair-darts-nb201-s0..2`: benchmark accuracy of the final cells |
 #
 # The "your runs" column comes from the runs you just made, at the profile printed at the
-# top (in the `smoke` profile it means nothing; in the `colab` profile the sigmoid searches
-# may end before any weight is decided, see section 2). Only the stored records of section 5
-# are paper-budget measurements; its output lists those this copy of the book lacks.
+# top (in the `smoke` profile it means nothing; in the `colab` profile the DARTS-space
+# search ends before any weight is decided, see section 2). Only the stored records of
+# section 5 are paper-budget measurements; its output lists those this copy of the book lacks.
 #
 # ## Exercises
 #
@@ -300,10 +304,10 @@ if not sigmoid_records:
 #    this.)
 # 4. In section 4, set `skip_noise_epochs` to the number of search epochs. Does a longer
 #    noisy phase change the final cell?
-# 5. Predict, then run: how many search epochs does the Fair DARTS search of section 1 need
-#    before the first weight is decided? Pass `epochs=` (and, with a GPU, `limit=None` for
-#    the whole 25k/25k split) to `nas_kit.prepare_search`, and count the α updates from
-#    `len(run.val_loader)` per epoch.
+# 5. Predict, then run: the Fair DARTS search of section 1 with `batch_size=64, epochs=13`
+#    makes about as many α-steps as 25 epochs at 128 (`nas_kit.search(..., batch_size=64,
+#    epochs=13)`). Are its weights decided at the same step count? What sets the pace, the
+#    images seen or the number of Adam steps? (`alpha_updates` and `decided_share`, section 2.)
 #
 # ## References
 #

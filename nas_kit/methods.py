@@ -260,7 +260,7 @@ def resolve_config(method: str, space: str, dataset: str, *, profile: str | None
     values.update(m.space_defaults.get(space, {}))
     if space == "nb201" and "derive_rule" not in values:
         values["derive_rule"] = "argmax"
-    budget = {k: v for k, v in prof.search_budget(space).items() if v is not None}
+    budget = {k: v for k, v in prof.search_budget(space, method).items() if v is not None}
     values.update(budget)
     # The α warm-up is a fraction of the published 50 epochs; keep the fraction under a budget.
     epochs = overrides.get("epochs", values.get("epochs", PAPER_EPOCHS))

@@ -280,6 +280,27 @@ def test_fair_darts_recipe():
     assert "none" not in cfg.primitives
 
 
+def test_a_profile_can_budget_one_method_on_its_own():
+    from nas_kit.methods import SPACES, config_keys
+    from nas_kit.profiles import get_profile
+    # colab: Fair DARTS' sigmoid weights need ~475 α-steps (19 per NB201 epoch) to decide
+    assert resolve_config("fair-darts", "nb201", "cifar10", profile="colab").epochs == 25
+    assert resolve_config("fair-darts", "nb201", "cifar10", profile="colab",
+                          zero_one_weight=0.0).epochs == 25      # its ablation: same budget
+    assert resolve_config("darts", "nb201", "cifar10", profile="colab").epochs == 10
+    assert resolve_config("fair-darts", "darts", "cifar10", profile="colab").epochs == 6
+    assert resolve_config("fair-darts", "nb201", "cifar10", profile="colab", epochs=3).epochs == 3
+    assert resolve_config("fair-darts", "nb201", "cifar10", profile="paper").epochs == 50
+    assert get_profile("colab").search_budget("nb201", "fair-darts")["limit"] == 5_000
+    # a misspelt method or key in a per-method budget would be silently ignored: none is
+    for name in nas_kit.PROFILES:
+        for space, budgets in get_profile(name).method_search.items():
+            assert space in SPACES
+            for method, keys in budgets.items():
+                assert method in nas_kit.METHODS
+                assert set(keys) <= set(config_keys())
+
+
 def test_config_errors_name_the_bad_value():
     with pytest.raises(ValueError, match="unknown method 'dartz'.*darts-2nd"):
         resolve_config("dartz", "darts", "cifar10")
