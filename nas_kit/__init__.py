@@ -29,14 +29,19 @@ def train(genotype, space, dataset="cifar10", **kwargs):
 
 
 def describe_environment(profile: str | None = None) -> str:
-    """One line saying which profile, device and torch version produced the outputs below it."""
+    """One line saying which nas_kit (version, commit), profile, device and torch version
+    produced the outputs below it."""
     import torch
     prof = get_profile(profile)
     if torch.cuda.is_available():
         device = f"cuda ({torch.cuda.get_device_name(0)})"
     else:
         device = "cpu"
-    return f"nas_kit {__version__} | profile: {prof.name} | device: {device} | torch {torch.__version__}"
+    from .records import git_commit, git_modified
+    commit = git_commit()
+    version = __version__ + (f" ({commit[:7]}{', modified' if git_modified() else ''})"
+                             if commit else "")
+    return f"nas_kit {version} | profile: {prof.name} | device: {device} | torch {torch.__version__}"
 
 
 __all__ = [

@@ -43,24 +43,52 @@ class RecordError(ValueError):
     """A record file that is missing, truncated, or not a nas_kit record."""
 
 
+def read_git_state(package_dir: str | Path) -> tuple[str | None, bool | None]:
+    """(commit, modified) of the git checkout that `package_dir` is tracked in: its HEAD, and
+    whether tracked files under `package_dir` differ from it. (None, None) where the folder
+    is not tracked by git (an installed package, a copied tree), or git is missing."""
+    here = Path(package_dir)
+
+    def git(*args: str) -> subprocess.CompletedProcess | None:
+        try:
+            return subprocess.run(["git", *args], cwd=here, capture_output=True, text=True,
+                                  timeout=5)
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    # a package installed inside some other checkout (a venv in a repository) is not tracked
+    tracked = git("ls-files", "--error-unmatch", "--", "__init__.py")
+    head = git("rev-parse", "HEAD")
+    if not (tracked and tracked.returncode == 0 and head and head.returncode == 0):
+        return None, None
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".")
+    modified = bool(status.stdout.strip()) if status and status.returncode == 0 else None
+    return head.stdout.strip() or None, modified
+
+
+# Read once, when nas_kit is imported: the code a run executes is the code that was loaded,
+# even if the checkout moves on while a long run goes.
+_GIT_AT_IMPORT = read_git_state(Path(__file__).parent)
+
+
 def git_commit() -> str | None:
-    """The commit of the checkout nas_kit runs from, if it is a git checkout.
+    """The commit of the checkout nas_kit was imported from, if it is a git checkout.
 
     A copy of the tree without `.git` (e.g. a remote GPU machine) can pass it in
     ``NAS_KIT_GIT_COMMIT``.
     """
-    if os.environ.get("NAS_KIT_GIT_COMMIT"):
-        return os.environ["NAS_KIT_GIT_COMMIT"]
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return os.environ.get("NAS_KIT_GIT_COMMIT") or _GIT_AT_IMPORT[0]
+
+
+def git_modified() -> bool | None:
+    """Whether nas_kit's tracked files differed from `git_commit()` when it was imported
+    (None where that is unknown, e.g. a commit passed in ``NAS_KIT_GIT_COMMIT``)."""
+    return None if os.environ.get("NAS_KIT_GIT_COMMIT") else _GIT_AT_IMPORT[1]
 
 
 def environment(device: torch.device | str) -> dict[str, Any]:
-    """Where a run happened: versions, device name, git commit, date."""
+    """Where a run happened: versions, device name, git commit (and whether nas_kit's files
+    differed from it), date."""
     device = torch.device(device)
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
@@ -75,6 +103,7 @@ def environment(device: torch.device | str) -> dict[str, Any]:
         "device_name": name,
         "cuda": torch.version.cuda if device.type == "cuda" else None,
         "git_commit": git_commit(),
+        "git_modified": git_modified(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -172,3 +172,46 @@ def test_profile_env_var_is_checked(monkeypatch):
     monkeypatch.setenv("NAS_KIT_PROFILE", "turbo")
     with pytest.raises(ValueError, match="environment variable NAS_KIT_PROFILE 'turbo'.*smoke"):
         nas_kit.get_profile()
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd,
+                   check=True, capture_output=True)
+
+
+def test_records_name_the_commit_and_whether_nas_kit_was_modified(tmp_path):
+    from nas_kit.records import read_git_state
+    repo, pkg = tmp_path / "repo", tmp_path / "repo" / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("x = 1\n")
+    (repo / "README").write_text("outside the package\n")
+    assert read_git_state(pkg) == (None, None)               # not a checkout
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "first")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    assert read_git_state(pkg) == (head, False)
+    (repo / "README").write_text("changed outside the package\n")
+    assert read_git_state(pkg) == (head, False)              # only the package's files count
+    (pkg / "__init__.py").write_text("x = 2\n")
+    assert read_git_state(pkg) == (head, True)
+    # a package copied into a checkout that does not track it (a venv inside a repository)
+    other = repo / "venv" / "pkg"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("x = 3\n")
+    assert read_git_state(other) == (None, None)
+
+
+def test_the_environment_line_names_the_commit_nas_kit_was_imported_from(monkeypatch):
+    from nas_kit import records
+    monkeypatch.setenv("NAS_KIT_GIT_COMMIT", "0123456789abcdef")
+    env = records.environment("cpu")
+    assert env["git_commit"] == "0123456789abcdef" and env["git_modified"] is None
+    assert "nas_kit 0.1.0 (0123456)" in nas_kit.describe_environment("smoke")
+    monkeypatch.delenv("NAS_KIT_GIT_COMMIT")
+    # this test suite runs from a checkout: the commit read at import is its HEAD or, if the
+    # checkout has moved on since, an ancestor of it
+    commit = records.git_commit()
+    assert commit is not None and len(commit) == 40
+    subprocess.run(["git", "merge-base", "--is-ancestor", commit, "HEAD"], cwd=ROOT, check=True)
