@@ -200,7 +200,9 @@ def provenance(records: Sequence[Mapping[str, Any]]) -> str:
     def uniq(values):
         return ", ".join(dict.fromkeys(str(v) for v in values if v is not None)) or "unknown"
     dates = sorted(r["env"].get("date", "")[:10] for r in records if r["env"].get("date"))
-    commits = uniq((r["env"].get("git_commit") or "")[:7] or None for r in records)
+    # a record made from a checkout with uncommitted nas_kit changes says so
+    commits = uniq((r["env"].get("git_commit") or "")[:7] + ("+modified" if r["env"].get("git_modified") else "")
+                   or None for r in records)
     if not dates:
         when = "date unknown"
     else:

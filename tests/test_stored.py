@@ -137,3 +137,16 @@ def test_the_plans_cover_the_showdown_grid_with_recipe_runs():
     recipes = {(s["method"], s["space"], s["seed"]) for s in stored.PLANS["all"] if not s["overrides"]}
     grid = {(m, sp, seed) for m in showdown.METHODS for sp in showdown.SPACES for seed in stored.SEEDS}
     assert grid <= recipes, sorted(grid - recipes)
+
+
+def test_the_caption_line_says_when_a_record_was_made_from_modified_code():
+    def rec(commit, modified, date):
+        return {"profile": "paper", "dataset_provenance": "CIFAR-10 (JPEG copy)",
+                "env": {"device_name": "H100", "torch": "2.11", "git_commit": commit,
+                        "git_modified": modified, "date": date}}
+    clean, dirty = rec("a" * 40, False, "2026-11-26T10:00"), rec("b" * 40, True, "2026-11-27T09:00")
+    older = {**rec("c" * 40, None, "2026-11-25T08:00")}
+    del older["env"]["git_modified"]                      # records from before the field
+    line = stored.provenance([clean, dirty, older])
+    assert "commit aaaaaaa, bbbbbbb+modified, ccccccc · 2026-11-25 to 2026-11-27" in line
+    assert line.startswith("3 record(s) · profile paper · data CIFAR-10 (JPEG copy) · device H100")
