@@ -4,6 +4,7 @@ The py:percent file is the source of truth. After editing it, run
 ``jupytext --to ipynb --update book/<chapter>.py`` (keeps the stored outputs).
 """
 import json
+import re
 import pathlib
 
 import jupytext
@@ -82,3 +83,35 @@ def test_first_code_cell_is_hidden_setup(ipynb):
 def test_notebook_has_python3_kernelspec(ipynb):
     nb = json.loads(ipynb.read_text())
     assert nb["metadata"].get("kernelspec", {}).get("name") == "python3", ipynb.name
+
+
+def _intro_output_table():
+    """{chapter: (profile, device)} from the table in book/intro.md."""
+    text = (BOOK / "intro.md").read_text()
+    section = text.split("### What produced the outputs in this copy", 1)[1]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and re.fullmatch(r"ch\d\d_\w+", cells[0]):
+            rows[cells[0]] = (cells[1], cells[2])
+    return rows
+
+
+def _stored_environment(nb_path):
+    """(profile, device) from the first 'nas_kit … | profile: … | device: …' output line."""
+    nb = json.loads(nb_path.read_text())
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", ()):
+            text = "".join(out.get("text", ()))
+            m = re.search(r"\| profile: (\w+) \| device: (.+?) \| torch", text)
+            if m:
+                return m.group(1), m.group(2)
+    return None
+
+
+def test_intro_says_which_profile_and_device_made_each_chapters_outputs():
+    table = _intro_output_table()
+    chapters = [f for f in toc_chapters() if f.startswith("ch")]
+    assert sorted(table) == sorted(chapters)
+    for name in chapters:
+        assert _stored_environment(BOOK / f"{name}.ipynb") == table[name], name
