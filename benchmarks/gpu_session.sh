@@ -4,7 +4,9 @@
 #      (1x1) matmul, forward + backward (a few seconds);
 #   1. the speed benchmark, eager vs fused vs graphs, paper shapes (rows written as they finish),
 #      eager vs graphs at the colab profile's shapes for COLAB_S (the chapters' own searches),
-#      then torch.compile (graphs-compiled: DARTS, NAS-Bench-201 first) for COMPILE_S;
+#      the skip-noise ablation (eager vs fused vs graphs, paper shapes) for NOISE_S, then
+#      torch.compile (graphs-compiled: DARTS, NAS-Bench-201 first) for COMPILE_S, and the
+#      other methods while BENCH_MIN lasts;
 #   2. optionally (CHAPTERS) whole chapters at the colab profile, timed cell by cell;
 #   3. stored paper records (make_records.py), resuming any checkpoints carried in runs/,
 #      with CUDA graphs where step 1 verified them (same losses and α-gradients as eager).
@@ -21,19 +23,24 @@
 # limit leaves ~15.5 MiB: one NAS-Bench-201 checkpoint (13.8 MiB) fits, a DARTS-space one
 # (16.6 MiB for darts, 47 MiB for mim-darts) does not, so DARTS-space runs that do not
 # finish in one window restart in the next (their partial record stays until a run beats it).
-# What comes back: session.log, conv_choices_paper_gpu.json, search_speed_paper_gpu.json,
-# search_speed_colab_gpu.json, chapter_times_colab_gpu.json (with CHAPTERS),
-# logs.tar (records_*.log, one per records process), records.tar, carry.tar.
+# What comes back (at most 8 files): session.log, search_speed_paper_gpu.json,
+# search_speed_colab_gpu.json, chapter_times_colab_gpu.json (with CHAPTERS), extras.tar
+# (conv_choices_paper_gpu.json and search_speed_skip_noise_paper_gpu.json), logs.tar
+# (records_*.log, one per records process), records.tar, carry.tar.
 # Afterwards: untar records.tar into book/ and commit the records unchanged (complete ones,
 # and partial ones the book shows as "k of N epochs"); commit the benchmark JSON as
 # benchmarks/results/search_speed_paper_gpu_<date>.json (the speed appendix shows every
 # search_speed_paper_gpu*.json; its env names the GPU), search_speed_colab_gpu.json as
-# benchmarks/results/search_speed_colab_gpu_<date>.json, and conv_choices_paper_gpu.json as
-# benchmarks/results/conv_choices_paper_gpu_<date>.json, with the logs (session.log and
+# benchmarks/results/search_speed_colab_gpu_<date>.json, and (from extras.tar)
+# conv_choices_paper_gpu.json as benchmarks/results/conv_choices_paper_gpu_<date>.json and
+# search_speed_skip_noise_paper_gpu.json as
+# benchmarks/results/search_speed_skip_noise_paper_gpu_<date>.json, with the logs (session.log and
 # logs.tar unpacked) in benchmarks/results/gpu_session_<date>/; untar carry.tar into runs/records/ (git-ignored)
 # to carry next time.
 #   BENCH_MIN   minutes for the benchmark (default 3; 0 skips it)
 #   COLAB_S     seconds of it for the colab-shape rows (default 75)
+#   NOISE_S     seconds of it for the skip-noise rows (default 30): CUDA graphs serve the
+#               skip-noise record only where these rows verified replay against eager
 #   CHAPTERS    chapters to time at the colab profile before the records (default none)
 #   CHAPTERS_S  seconds for them (default 240; taken from the records' time)
 #   COMPILE_S   seconds of it for the torch.compile rows (default 200: compiling a DARTS-space
@@ -49,6 +56,8 @@
 #   NB201_WORKERS  NAS-Bench-201 record processes (default: the benchmark's launch headroom)
 #   GRAPHS_FROM benchmark JSON that must verify CUDA graphs before records use them
 #               (default: this call's benchmark, or the newest committed one when BENCH_MIN=0)
+#   NOISE_FROM  the same for skip-noise records (search_speed.py --skip-noise rows; default:
+#               this call's, or the newest committed one when BENCH_MIN=0; none: no graphs)
 set -u
 START=$(date +%s)
 OUT=${OUT:-/tmp/nas_kit_out}
@@ -64,6 +73,9 @@ if [ "$BENCH_MIN" != 0 ]; then GRAPHS_FROM=${GRAPHS_FROM:-$OUT/search_speed_pape
 else GRAPHS_FROM=${GRAPHS_FROM:-$(python -c "import glob, json
 files = glob.glob('benchmarks/results/search_speed_paper_gpu*.json')
 print(max(files, key=lambda f: json.load(open(f))['env'].get('date', '')) if files else '')")}; fi
+# the skip-noise benchmark whose rows decide CUDA graphs for skip-noise records
+if [ "$BENCH_MIN" != 0 ]; then NOISE_FROM=${NOISE_FROM:-/tmp/search_speed_skip_noise_paper_gpu.json}
+else NOISE_FROM=${NOISE_FROM:-$(ls -t benchmarks/results/search_speed_skip_noise_paper_gpu*.json 2> /dev/null | head -1)}; fi
 LOG="$OUT/session.log"
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
   python -c "import torch; print(torch.__version__, torch.cuda.get_device_name())"; } > "$LOG" 2>&1
@@ -94,6 +106,24 @@ if [ "$BENCH_MIN" != 0 ]; then
       --out "$OUT/search_speed_colab_gpu.json" >> "$LOG" 2>&1
     echo "benchmark (colab shapes) exit $?" >> "$LOG"
   fi
+  # the skip-noise ablation (chapter 3): its passes draw noise inside the CUDA graph, which
+  # no other row checks; NAS-Bench-201 first (chapter 3's colab search), then the DARTS space
+  # (its stored record)
+  left=$(( end - $(date +%s) ))
+  NOISE_S=${NOISE_S:-30}
+  [ "$left" -lt "$NOISE_S" ] && NOISE_S=$left
+  if [ "$NOISE_S" -gt 15 ]; then
+    echo "== benchmark (skip noise) $(date -u +%T)" >> "$LOG"
+    timeout "$NOISE_S" python benchmarks/search_speed.py --shapes paper --device cuda \
+      --steps 5 --warmup 2 --engines eager fused graphs --methods darts --spaces nb201 darts \
+      --skip-noise 1.0 --out "$OUT/search_speed_skip_noise_paper_gpu.json" >> "$LOG" 2>&1
+    echo "benchmark (skip noise) exit $?" >> "$LOG"
+  fi
+  # two small files in one (what comes back is at most 8 files); the records read the
+  # skip-noise rows from NOISE_FROM
+  ( cd "$OUT" && tar -cf extras.tar conv_choices_paper_gpu.json \
+      $(ls search_speed_skip_noise_paper_gpu.json 2> /dev/null) && rm -f conv_choices_paper_gpu.json )
+  [ -f "$OUT/search_speed_skip_noise_paper_gpu.json" ] && mv "$OUT/search_speed_skip_noise_paper_gpu.json" "$NOISE_FROM"
   # torch.compile (compiling takes a while, so after the key rows): NAS-Bench-201 first;
   # eager again as the reference its α-gradients are compared with (make_records.compile_for);
   # graphs-compiled only (what a CUDA run uses; each compiled engine traces anew: tracing the
@@ -145,6 +175,7 @@ export NAS_KIT_CONCURRENT_RUNS=$((N + 1))
 echo "== records $(date -u +%T): 1 DARTS-space process + $N NAS-Bench-201 processes" >> "$LOG"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}   # record processes launch kernels; their CPU math is small
 common=(--plan "$PLAN" --minutes "$RECORD_MIN" --order cost --cuda-graphs-if "$GRAPHS_FROM"
+        --skip-noise-graphs-if "${NOISE_FROM:-/nonexistent}"
         --cost-from "$GRAPHS_FROM" benchmarks/results/search_speed_paper_gpu*.json
         --runs runs/records --book book/records ${RECORD_ARGS:-})
 # a run that would end past the deadline is killed (its last epoch's record is collected below)

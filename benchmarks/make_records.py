@@ -92,11 +92,15 @@ def graphs_verified(benchmark: dict) -> tuple[dict, dict]:
     return verified, failed
 
 
-def graphs_for(spec, verified: dict, failed: dict) -> bool:
+def graphs_for(spec, verified: dict, failed: dict, noise_verified: dict | None = None) -> bool:
     """Use CUDA graphs for `spec`: its own (method, space) was verified, or it was not
     benchmarked, is first order, and first-order DARTS in its space was (the same machinery;
-    second order captures another pass, so it needs its own row)."""
+    second order captures another pass, so it needs its own row). A skip-noise run only where
+    a skip-noise benchmark (`search_speed.py --skip-noise`) verified its method and space:
+    its passes draw random numbers inside the graph, which no other row checks."""
     key = (spec["method"], spec["space"])
+    if spec["overrides"].get("skip_noise", 0) > 0:
+        return key in (noise_verified or {})
     if key in verified:
         return True
     order = nas_kit.resolve_config(spec["method"], spec["space"], "cifar10",
@@ -318,11 +322,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--book", type=Path, default=Path("book/records"))
     p.add_argument("--device", default=None)
     p.add_argument("--cuda-graphs", action="store_true",
-                   help="replay CUDA graphs where the method allows (first order, no skip noise); "
-                        "use after the speed benchmark has checked replay against eager")
+                   help="replay CUDA graphs where the run allows; use after the speed "
+                        "benchmark has checked replay against eager")
     p.add_argument("--cuda-graphs-if", type=Path, default=None, metavar="BENCHMARK_JSON",
                    help="CUDA graphs for the runs whose method and space (or, not benchmarked, "
                         "DARTS in their space) this search_speed.py result verified")
+    p.add_argument("--skip-noise-graphs-if", type=Path, default=None, metavar="BENCHMARK_JSON",
+                   help="CUDA graphs for skip-noise runs whose method and space this "
+                        "search_speed.py --skip-noise result verified (missing file: none)")
     p.add_argument("--pick-carry", type=float, default=None, metavar="MIB",
                    help="print the folder of the unfinished run to carry (fits MIB) and exit")
     p.add_argument("--space", choices=["darts", "nb201"], default=None,
@@ -441,7 +448,11 @@ def main(argv=None):
         for s in plan:
             print(s["name"], json.dumps(s["overrides"]) if s["overrides"] else "")
         return {}
-    verified, failed, bench = {}, {}, None
+    verified, failed, bench, noise_verified = {}, {}, None, {}
+    if args.skip_noise_graphs_if is not None and args.skip_noise_graphs_if.exists():
+        noise_verified = graphs_verified(json.loads(args.skip_noise_graphs_if.read_text()))[0]
+        print(json.dumps({"cuda_graphs_verified_with_skip_noise":
+                          {f"{m}/{s}": w for (m, s), w in noise_verified.items()}}), flush=True)
     if args.cuda_graphs_if is not None:
         if args.cuda_graphs_if.exists():
             bench = json.loads(args.cuda_graphs_if.read_text())
@@ -449,7 +460,7 @@ def main(argv=None):
         print(json.dumps({"cuda_graphs_verified": {f"{m}/{s}": w for (m, s), w in verified.items()},
                           "cuda_graphs_failed": {f"{m}/{s}": w for (m, s), w in failed.items()},
                           "benchmark": str(args.cuda_graphs_if)}), flush=True)
-    if (args.cuda_graphs or verified) and not torch.cuda.is_available():
+    if (args.cuda_graphs or verified or noise_verified) and not torch.cuda.is_available():
         p.error("--cuda-graphs needs a CUDA device; this machine has none")
     torch.backends.cudnn.benchmark = True   # fixed shapes: let cuDNN pick its fastest kernels
     deadline = time.time() + 60 * args.minutes
@@ -460,7 +471,7 @@ def main(argv=None):
         kw = dict(dataset=dataset, runs=args.runs, book=args.book, deadline=deadline,
                   profile=args.profile, device=args.device, engine=engine_for(spec, bench),
                   timing=timing)
-        graphs = args.cuda_graphs or graphs_for(spec, verified, failed)
+        graphs = args.cuda_graphs or graphs_for(spec, verified, failed, noise_verified)
         # compiled where that was measured fastest (and then in the layout it was measured in)
         how = compile_for(spec, bench, graphs) or layout_for(spec, bench, graphs)
         kw["engine"] = {**kw["engine"], **how}

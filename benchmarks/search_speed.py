@@ -31,7 +31,7 @@ import nas_kit  # noqa: E402
 from nas_kit import data  # noqa: E402
 from nas_kit.profiling import CountOps, SavedTensorBytes  # noqa: E402
 from nas_kit.records import environment  # noqa: E402
-from nas_kit.search import _Meter, cosine_lr  # noqa: E402
+from nas_kit.search import _Meter, cosine_lr, set_skip_noise  # noqa: E402
 
 #: What each benchmark engine name sets (`-cl`: weights and batches channels-last).
 ENGINE_SETTINGS = {
@@ -106,9 +106,12 @@ def saved_activation_mib(run, batches) -> float:
     return round(saved.mib, 1)
 
 
-def _runs(method, space, shapes, device, engines, batch_size):
-    """One prepared search per engine, all from the same seed: same weights and α."""
+def _runs(method, space, shapes, device, engines, batch_size, skip_noise=0.0):
+    """One prepared search per engine, all from the same seed: same weights and α. With
+    `skip_noise` d > 0, the skip-noise ablation at its first epoch's scale d."""
     overrides = {} if batch_size is None else {"batch_size": batch_size}
+    if skip_noise:
+        overrides["skip_noise"] = skip_noise
     bs = nas_kit.resolve_config(method, space, "synthetic", profile=shapes, **overrides).batch_size
     ds = data.synthetic(n=2 * bs * 4, image_size=32, seed=0)
     runs, refused = {}, {}
@@ -118,6 +121,7 @@ def _runs(method, space, shapes, device, engines, batch_size):
         try:
             runs[engine] = nas_kit.prepare_search(method, space, ds, profile=shapes, device=device,
                                                   progress=False, limit=None, **how, **overrides)
+            set_skip_noise(runs[engine].model, skip_noise)   # what the loop sets at epoch 0
         except ValueError as e:  # CUDA graphs for a method they do not support; no torch.compile
             if engine in ("eager", "fused"):
                 raise
@@ -125,13 +129,13 @@ def _runs(method, space, shapes, device, engines, batch_size):
     return runs, refused
 
 
-def eager_self_noise(method, space, shapes, device, batch_size, batches, lr) -> float:
+def eager_self_noise(method, space, shapes, device, batch_size, batches, lr, skip_noise=0.0) -> float:
     """The method's own float sensitivity: eager α-gradient with every weight scaled by
     (1 + 1e-7 N(0,1)) vs without. An engine difference below this is rounding, not a bug
     (second order's finite-difference Hessian at R = 0.01/||v|| is very sensitive)."""
     grads = []
     for noise in (0.0, 1e-7):
-        run = _runs(method, space, shapes, device, ["eager"], batch_size)[0]["eager"]
+        run = _runs(method, space, shapes, device, ["eager"], batch_size, skip_noise)[0]["eager"]
         if noise:
             g = torch.Generator().manual_seed(5)
             with torch.no_grad():
@@ -225,16 +229,18 @@ def time_steps(run, batches, lr, steps, warmup):
             torch.cuda.max_memory_reserved(run.device) / 2**30, warm_s)
 
 
-def bench_method(method, space, shapes, device, steps, warmup, engines, batch_size=None):
-    """Rows (one per engine) for one method in one space."""
-    runs, refused = _runs(method, space, shapes, device, engines, batch_size)
+def bench_method(method, space, shapes, device, steps, warmup, engines, batch_size=None,
+                 skip_noise=0.0):
+    """Rows (one per engine) for one method in one space (with the skip-noise ablation at
+    scale `skip_noise` if > 0)."""
+    runs, refused = _runs(method, space, shapes, device, engines, batch_size, skip_noise)
     first = next(iter(runs.values()))
     lr = cosine_lr(first.cfg, 0)
     batches = (*first.train_loader.next(), *first.val_loader.next())
     diffs = compare_first_step(runs, batches, lr)
     if "eager" in runs:
         diffs["eager"]["eager_alpha_grad_rel_change_at_1e-7_weight_noise"] = eager_self_noise(
-            method, space, shapes, device, batch_size, batches, lr)
+            method, space, shapes, device, batch_size, batches, lr, skip_noise)
     rows = []
     for engine, run in runs.items():
         try:
@@ -245,6 +251,12 @@ def bench_method(method, space, shapes, device, steps, warmup, engines, batch_si
             rows.append({"method": method, "space": space, "path": engine,
                          "error": f"{type(e).__name__}: {e}"[:500]})
     rows += [{"method": method, "space": space, "path": e, "error": msg} for e, msg in refused.items()]
+    if skip_noise:
+        for r in rows:
+            r["skip_noise"] = skip_noise
+            if "alpha_grad_rel_diff" in r:   # replay_* compare the same engine's draws
+                r["note"] = ("skip noise: the fused engine draws one noise tensor per edge group, "
+                             "eager one per edge, so alpha_grad_rel_diff compares different draws")
     base = next((r for r in rows if r["path"] == "eager" and "error" not in r), None)
     for r in rows:
         if base is not None and r is not base and "error" not in r:
@@ -311,30 +323,38 @@ def main(argv=None):
                    help="one batch size for all methods (default: each method's own)")
     p.add_argument("--engines", nargs="+", default=["eager", "fused"],
                    choices=list(ENGINE_SETTINGS),
-                   help="graphs = fused + CUDA graphs (GPU only; not skip noise; second order "
-                        "as one captured unrolled pass); -cl = channels-last weights and "
-                        "batches; compiled = fused + torch.compile")
+                   help="graphs = fused + CUDA graphs (GPU only; second order as one captured "
+                        "unrolled pass); -cl = channels-last weights and batches; compiled = "
+                        "fused + torch.compile")
+    p.add_argument("--skip-noise", type=float, default=0.0, metavar="D",
+                   help="the skip-noise ablation at noise scale D (its first epoch's), rows "
+                        "marked skip_noise; write them to their own --out file (the appendix "
+                        "and make_records key rows by method, space and engine)")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--out", type=Path, default=None, help="JSON output (default: stdout only)")
     p.add_argument("--append", action="store_true",
                    help="keep the rows already in --out (same shapes and device) and add these")
     args = p.parse_args(argv)
+    if args.skip_noise < 0:
+        p.error(f"--skip-noise {args.skip_noise}: the noise scale must be >= 0")
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     rows = []
     if args.append and args.out is not None and args.out.exists():
         before = json.loads(args.out.read_text())
-        if before.get("shapes") != args.shapes or before["env"].get("device") != device.type:
+        if before.get("shapes") != args.shapes or before["env"].get("device") != device.type \
+                or before.get("skip_noise", 0.0) != args.skip_noise:
             p.error(f"--append: {args.out} holds {before.get('shapes')} shapes on "
-                    f"{before['env'].get('device')}, not {args.shapes} on {device.type}")
+                    f"{before['env'].get('device')} with skip noise {before.get('skip_noise', 0.0)}, "
+                    f"not {args.shapes} on {device.type} with skip noise {args.skip_noise}")
         rows = list(before["rows"])
     for space in args.spaces:
         for method in args.methods:
             try:
                 new = bench_method(method, space, args.shapes, device, args.steps, args.warmup,
-                                   args.engines, args.batch_size)
+                                   args.engines, args.batch_size, args.skip_noise)
             except torch.cuda.OutOfMemoryError as e:
                 new = [{"method": method, "space": space, "error": f"OOM: {e}"[:300]}]
                 torch.cuda.empty_cache()
@@ -344,6 +364,7 @@ def main(argv=None):
                 print(json.dumps(row), flush=True)
             rows.extend(new)
             result = {"benchmark": "search_speed", "shapes": args.shapes,
+                      **({"skip_noise": args.skip_noise} if args.skip_noise else {}),
                       "env": environment(device), "host": platform.node(), "rows": rows}
             if args.out:  # after every method, so a run cut short still leaves its rows
                 args.out.parent.mkdir(parents=True, exist_ok=True)

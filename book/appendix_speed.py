@@ -41,9 +41,9 @@
 #   relative difference of the α-gradients (last column);
 # - `graphs`: the fused engine with both passes of a step captured once as CUDA graphs and
 #   replayed (`nas_kit/graphs.py`), the default on a CUDA device for first-order methods
-#   (second order: its whole unrolled α-gradient captured as one pass, opt-in until a GPU has
-#   checked it; not the skip-noise ablation); checked against the eager step from the same
-#   state (*replayed vs eager*);
+#   (second order: its whole unrolled α-gradient captured as one pass; the skip-noise
+#   ablation: its noise drawn inside the graph; both opt-in until a GPU has checked them);
+#   checked against the eager step from the same state (*replayed vs eager*);
 # - `-cl` variants: the same with channels-last weights and batches;
 # - `compiled` and `graphs-compiled`: the fused engine (without and with CUDA graphs) with
 #   each pass of the objective compiled by `torch.compile` (`compile=True`,
@@ -202,6 +202,28 @@ if not colab_files:
           "it in its next GPU window)")
 
 # %% [markdown]
+# ## On a GPU, the skip-noise ablation
+#
+# Chapter 3's "unfair advantage" ablation adds Gaussian noise to every skip connection. Its
+# noise is drawn inside the captured passes (the CUDA generator advances at every replay)
+# and its per-epoch scale is read from a tensor, so CUDA graphs can serve it; they stay
+# opt-in for it until these rows (`search_speed.py --skip-noise 1.0`, DARTS at paper shapes)
+# show the replayed step matching the eager one from the same state. The eager and fused
+# engines draw their noise differently (one tensor per edge vs per group of edges), so
+# their α-gradient difference compares different draws; the replay check does not.
+
+# %%
+noise_files = sorted(n for n in results if n.startswith("search_speed_skip_noise"))
+for name in noise_files:
+    show(name, omit=("ops_per_step", "saved_activation_mib", "profile_search_steps",
+                     "projected_profile_search_min", "alpha_grad_rel_diff",
+                     "eager_alpha_grad_rel_change_at_1e-7_weight_noise"))
+if not noise_files:
+    print("search_speed_skip_noise*.json: not measured yet (benchmarks/gpu_session.sh measures "
+          "it in its next GPU window); until then the skip-noise search runs on the fused "
+          "engine without CUDA graphs by default")
+
+# %% [markdown]
 # ## On a CPU (2 cores), smoke shapes
 #
 # The shapes of the `smoke` profile (DARTS space C=4, 5 cells; NAS-Bench-201 C=4, N=1;
@@ -334,7 +356,7 @@ for name, result in results.items():
 # | fused edges: shared ReLU, grouped convs, one BN and one weighted sum per node | built, default | compare the `eager` and `fused` rows: ATen ops per step, ms per step, saved activations |
 # | a plan of each fused cell's modules: no module lookups in a forward (commit 4e868ef) | built, default; rebuilt when an op is replaced (tested) | host time per forward at tiny tensors, before and after (table above; CPU) |
 # | fewer ops in the fused step: a DARTS cell's input nodes as one group, one BN for both pools, one weight gather and one BN-counter add per cell, op gradients as views (commits 2c09c04, 3238bf9) | built, default; exact against eager in float64 (`tests/test_fused.py`) | ATen ops per step, before and after, in the table below (CPU count; the GPU kernel count and time are not measured yet) |
-# | CUDA graphs: both forward + backward passes of a step captured once and replayed; optimiser steps stay eager; α-DARTS' random patch masks drawn outside the graph; second order as one captured pass (virtual step, four passes, weights restored: the unrolled α-gradient never waits for the host) (`nas_kit/graphs.py`; not for skip noise) | built; the default on a CUDA device for first order since 2026-11-27 (`cuda_graphs=False` turns it off), second order opt-in (`cuda_graphs=True`) until a GPU checks it; its logic is tested on a CPU with a stand-in for the CUDA calls (second order: bit-identical searches) | H100: compare the `graphs` and `fused` rows; the step becomes GPU-bound (busy time ≈ step time) |
+# | CUDA graphs: both forward + backward passes of a step captured once and replayed; optimiser steps stay eager; α-DARTS' random patch masks drawn outside the graph; second order as one captured pass (virtual step, four passes, weights restored: the unrolled α-gradient never waits for the host); the skip-noise ablation's noise drawn inside the graph, its per-epoch scale read from a tensor (`nas_kit/graphs.py`) | built; the default on a CUDA device for first order since 2026-11-27 (`cuda_graphs=False` turns it off), second order and skip noise opt-in (`cuda_graphs=True`) until a GPU checks them (`search_speed.py --skip-noise 1.0` for the latter); its logic is tested on a CPU with a stand-in for the CUDA calls (second order: bit-identical searches) | H100: compare the `graphs` and `fused` rows; the step becomes GPU-bound (busy time ≈ step time) |
 # | several searches sharing one GPU (one process each: a launch-bound step leaves the GPU idle for the others' kernels) | built for record making (`benchmarks/gpu_session.sh`, as many processes as step time / GPU busy time allows, at most 4) | records of 2026-11-27 carry `concurrent_runs` per epoch; their epoch times are those of a shared GPU |
 # | `torch.compile` of each pass of the objective (`compile=True`; `nas_kit/compiled.py`): generated kernels for the elementwise work; a first-order pass differentiates only its own level's parameters | built, opt-in; every method's passes traced whole and a compiled search equal to the eager one, tested on a CPU; records use it where a GPU benchmark measured it faster and matching eager | CPU, smoke shapes: table above (with the compile time); not yet measured on a GPU |
 # | channels-last weights and batches (`channels_last=True`: cuDNN's native NHWC layout, no transposes around each convolution) | built, opt-in; tested on a CPU against a float64 reference; benchmark engines `fused-cl`, `graphs-cl` | not yet measured on a GPU |

@@ -26,9 +26,14 @@ optimiser state loaded from a checkpoint is read too). The unrolled computation 
 waits for the host, so it captures as it is. It is not a default yet: until a GPU
 benchmark has compared its replay with the eager step, ``cuda_graphs=True`` asks for it.
 
-Not captured (refused with a clear error by `check_graphable`): the skip-noise ablation
-(a noise scale that changes per epoch). Steps whose batch has another shape than the
-captured one run eagerly.
+The skip-noise ablation (Fair DARTS' noise on the skip path) is captured too: the noise is
+drawn inside the pass from the device's default generator, which a replay advances as an
+eager step would, and multiplied by the noise scale read from a tensor (`NoisyIdentity`),
+so the per-epoch decay needs no re-capture. Once the decay reaches 0 the pass without noise
+is captured separately (a pass is keyed by whether noise is on). Like second order it is
+not a default yet: ``cuda_graphs=True`` asks for it until a GPU benchmark
+(``search_speed.py --skip-noise``) has compared its replay with the eager step. Steps whose
+batch has another shape than the captured one run eagerly.
 
 Status: the GPU benchmark (`benchmarks/search_speed.py --engines fused graphs`) checks a
 replayed step against an eager one on the same state; see the book's speed appendix for
@@ -46,7 +51,8 @@ from .hypergradient import second_order_step_grads
 def graphs_available(cfg, device: torch.device) -> bool:
     """Whether CUDA graphs serve `cfg` on `device` by default: what ``cuda_graphs=None``
     resolves to. The replayed step is the eager step (see the module docstring). Second order
-    can be captured (`check_graphable` allows it) but is opt-in until a GPU has checked it."""
+    and the skip-noise ablation can be captured (`check_graphable` allows them) but are
+    opt-in until a GPU benchmark has checked them."""
     return torch.device(device).type == "cuda" and cfg.order == 1 and cfg.skip_noise == 0
 
 
@@ -57,9 +63,6 @@ def check_graphable(cfg, device: torch.device) -> None:
     if device.type != "cuda":
         raise ValueError(f"cuda_graphs=True needs a CUDA device, got {device.type!r}; "
                          "set cuda_graphs=False on this machine")
-    if cfg.skip_noise > 0:
-        raise ValueError(f"cuda_graphs=True is not available with the skip-noise ablation "
-                         f"(skip_noise={cfg.skip_noise}); set cuda_graphs=False for this search")
 
 
 # The CUDA calls, kept in one place (tests replace them to check the logic on a CPU).
@@ -158,7 +161,9 @@ class GraphedStep:
 
     def __init__(self, run, warmup: int = 3):
         # `SearchRun` has already refused configs and devices graphs cannot serve.
+        from .spaces.ops import NoisyIdentity
         self.run, self.warmup = run, warmup
+        self.noisy = [m for m in run.model.modules() if isinstance(m, NoisyIdentity)]
         self.passes: dict[str, _Pass] = {}
         self.pool = None
         self.eager_steps = 0
@@ -201,13 +206,13 @@ class GraphedStep:
             buffers = [torch.zeros_like(p) if b is None else b for p, b in zip(run.weights, found)]
         return [x_t, y_t, x_v, y_v, lr_t, *buffers]
 
-    def _unrolled_pass(self, inputs: list[torch.Tensor]):
-        """Replay the second-order α pass (captured on first use): (loss, logits, parts);
+    def _unrolled_pass(self, key: str, inputs: list[torch.Tensor]):
+        """Replay the second-order α pass `key` (captured on first use): (loss, logits, parts);
         the α-gradient lands in the α parameters' .grad."""
-        p = self.passes.get("alpha")
+        p = self.passes.get(key)
         if p is None:
-            p = self._keep("alpha", _Pass(self._unrolled_fn, inputs, self.run.alphas,
-                                          self.pool, "returned"))
+            p = self._keep(key, _Pass(self._unrolled_fn, inputs, self.run.alphas,
+                                      self.pool, "returned"))
         return p.replay(inputs)
 
     def _unrolled_fn(self, x_t, y_t, x_v, y_v, lr, *buffers):
@@ -221,7 +226,10 @@ class GraphedStep:
     def __call__(self, x_t, y_t, x_v, y_v, lr: float, update_alpha: bool, train_meter,
                  val_meter) -> None:
         run, cfg = self.run, self.run.cfg
-        keys = ("w", "alpha" if update_alpha else "alpha_eval")
+        # a pass captured with skip noise on draws noise; once the scale has decayed to 0 the
+        # pass without it is captured anew (the eager step draws none then either)
+        noise = "+noise" if any(m.scale > 0 for m in self.noisy) else ""
+        keys = ("w" + noise, ("alpha" if update_alpha else "alpha_eval") + noise)
         if any(self.warm_runs.get(k, 0) < self.warmup for k in keys):
             _on_side_stream(run.device, lambda: run.eager_step(
                 x_t, y_t, x_v, y_v, lr, update_alpha, train_meter, val_meter))
@@ -235,18 +243,17 @@ class GraphedStep:
             return (x, y) if mask is None else (x, y, mask)
 
         def alpha_part():
-            key = "alpha" if update_alpha else "alpha_eval"
             if update_alpha and cfg.order == 2:
-                out = self._unrolled_pass(self._unrolled_inputs(x_t, y_t, x_v, y_v, lr))
+                out = self._unrolled_pass(keys[1], self._unrolled_inputs(x_t, y_t, x_v, y_v, lr))
             else:
-                out = self._pass(key, with_mask(x_v, y_v), run.alphas if update_alpha else [],
+                out = self._pass(keys[1], with_mask(x_v, y_v), run.alphas if update_alpha else [],
                                  update_alpha, True)
             if update_alpha:
                 run.alpha_opt.step()
             val_meter.add(out[0], out[1], y_v, out[2])
 
         def w_part():
-            out = self._pass("w", with_mask(x_t, y_t), run.weights, True, False)
+            out = self._pass(keys[0], with_mask(x_t, y_t), run.weights, True, False)
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(run.weights, cfg.grad_clip)
             run.w_opt.step()
@@ -254,9 +261,8 @@ class GraphedStep:
 
         second_order = update_alpha and cfg.order == 2
         shapes_ok = all(p.matches(b) for p, b in (
-            (self.passes.get("w"), (x_t, y_t)),
-            (self.passes.get("alpha" if update_alpha else "alpha_eval"),
-             (x_t, y_t, x_v, y_v) if second_order else (x_v, y_v)))
+            (self.passes.get(keys[0]), (x_t, y_t)),
+            (self.passes.get(keys[1]), (x_t, y_t, x_v, y_v) if second_order else (x_v, y_v)))
             if p is not None)
         if not shapes_ok:  # e.g. a last, smaller batch: not worth another capture
             run.eager_step(x_t, y_t, x_v, y_v, lr, update_alpha, train_meter, val_meter)

@@ -271,6 +271,8 @@ def speed_targets(results: dict[str, dict]):
             # the goals are at paper shapes: a smaller profile's rows would flatter them
             if result.get("env", {}).get("device") != "cuda" or result.get("shapes") != "paper":
                 continue
+            if result.get("skip_noise"):   # an ablation's step, not the method's
+                continue
             for r in result["rows"]:
                 if (r.get("method"), r.get("space")) != (method, space) or "error" in r \
                         or r.get(key) is None:

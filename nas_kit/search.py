@@ -112,6 +112,14 @@ def add_skip_noise(model: Supernet) -> list[NoisyIdentity]:
     return noisy
 
 
+def set_skip_noise(model: nn.Module, d: float) -> None:
+    """Set the noise scale d of every `NoisyIdentity` of `model` (the search loop does so at
+    the start of every epoch, from `skip_noise_scale`)."""
+    for m in model.modules():
+        if isinstance(m, NoisyIdentity):
+            m.scale = d
+
+
 def skip_noise_scale(cfg: SearchConfig, epoch: int) -> float:
     """d of epoch `epoch` (from 0): cosine decay from skip_noise to 0 over skip_noise_epochs."""
     if epoch >= cfg.skip_noise_epochs:
@@ -375,9 +383,7 @@ class SearchRun:
             group["lr"] = lr
         update_alpha = epoch >= cfg.alpha_warmup_epochs
         noise = skip_noise_scale(cfg, epoch) if cfg.skip_noise > 0 else 0.0
-        for m in self.model.modules():
-            if isinstance(m, NoisyIdentity):
-                m.scale = noise
+        set_skip_noise(self.model, noise)
         train_meter, val_meter = _Meter(), _Meter()
         for _ in range(len(self.train_loader)):
             x_t, y_t = self.train_loader.next()

@@ -28,7 +28,9 @@ class _FakeGraph:
 
 def _fake_capture(graph, body, pool):
     graph.body = body
+    rng = torch.get_rng_state()   # a real capture records its random draws without making them
     graph.out = body()
+    torch.set_rng_state(rng)
     return graph.out
 
 
@@ -82,18 +84,23 @@ def _without_bn_statistics(state):
     ("darts-2nd", "nb201"),      # second order: the whole unrolled α-gradient is one pass
     ("darts-2nd", "darts"),
     ("fair-darts-2nd", "nb201"),  # second order with the zero-one loss in the α pass
+    ("darts-skip-noise", "darts"),  # noise drawn inside the passes; off in the second epoch
 ])
 def test_graphed_search_equals_eager_search(fake_cuda_graphs, method, space):
     overrides = {"order": 2} if method == "fair-darts-2nd" else {}
-    method = method.removesuffix("-2nd") if overrides else method
+    if method == "darts-skip-noise":
+        overrides = {"skip_noise": 1.0, "skip_noise_epochs": 1}
+    method = method.removesuffix("-2nd").removesuffix("-skip-noise") if overrides else method
     eager = _record(method, space, **overrides)
     graphed = _record(method, space, cuda_graphs=True, **overrides)
     assert graphed.graphed is not None
     steps = len(graphed.train_loader) * graphed.cfg.epochs
-    # Each α pass (frozen, then with a gradient) is warmed eagerly before its capture;
-    # the rest replayed.
-    alpha_passes = set(graphed.graphed.passes) - {"w"}
-    assert alpha_passes and alpha_passes <= {"alpha", "alpha_eval"}
+    # Each α pass (frozen, then with a gradient; with noise, then without) is warmed eagerly
+    # before its capture; the rest replayed.
+    alpha_passes = {k for k in graphed.graphed.passes if not k.startswith("w")}
+    assert alpha_passes and {k.removesuffix("+noise") for k in alpha_passes} <= {"alpha", "alpha_eval"}
+    if "skip_noise" in overrides:
+        assert set(graphed.graphed.passes) == {"w+noise", "alpha+noise", "w", "alpha"}
     assert graphed.graphed.eager_steps == graphed.graphed.warmup * len(alpha_passes) < steps
     assert all(n >= graphed.graphed.warmup for n in graphed.graphed.warm_runs.values())
     assert strip_timing(eager.record["history"]) == strip_timing(graphed.record["history"])
@@ -133,6 +140,13 @@ def test_no_captured_pass_waits_for_the_host():
             assert ops.total > 100
             assert not host_sync & set(ops.counts), (method, space, host_sync & set(ops.counts))
     assert graphable >= 12 and second_order == 2
+    run = nas_kit.prepare_search("darts", "darts", tiny_data(), profile="smoke", device="cpu",
+                                 progress=False, skip_noise=1.0)
+    search_module.set_skip_noise(run.model, 1.0)
+    with CountOps() as ops:
+        run.objective(run.model, *run.train_loader.next(), alpha_level=False)[0].backward()
+    assert ops.counts["randn"] + ops.counts["randn_like"] > 0   # the noise is drawn
+    assert not host_sync & set(ops.counts), host_sync & set(ops.counts)
 
 
 def test_a_batch_of_another_shape_runs_eagerly(fake_cuda_graphs):
@@ -150,6 +164,7 @@ def test_a_batch_of_another_shape_runs_eagerly(fake_cuda_graphs):
     ("darts", "nb201"),      # w-step first: the α-gradient depends on the restored momentum
     ("mim-darts", "darts"),  # the loss depends on the restored mask generator
     ("darts-2nd", "nb201"),  # the captured unrolled pass reads the reloaded momentum buffers
+    ("darts-skip-noise", "darts"),  # the noise is drawn from the restored generator
 ])
 def test_benchmark_replay_check_restores_the_whole_state(fake_cuda_graphs, method, space):
     # On an H100 this check once reported eager-vs-eager differences of 24 % (α-gradient)
@@ -157,8 +172,11 @@ def test_benchmark_replay_check_restores_the_whole_state(fake_cuda_graphs, metho
     # updated in place, and never restored the mask generator. Same state, same step.
     from support import load_script
     bench = load_script("search_speed")
-    run = nas_kit.prepare_search(method, space, tiny_data(), profile="smoke", device="cpu",
-                                 progress=False, cuda_graphs=True)
+    noise = {"skip_noise": 1.0} if method == "darts-skip-noise" else {}
+    run = nas_kit.prepare_search(method.removesuffix("-skip-noise"), space, tiny_data(),
+                                 profile="smoke", device="cpu", progress=False, cuda_graphs=True,
+                                 **noise)
+    search_module.set_skip_noise(run.model, noise.get("skip_noise", 0.0))
     run.graphed.warmup = 1
     lr = search_module.cosine_lr(run.cfg, 0)
     batches = (*run.train_loader.next(), *run.val_loader.next())
@@ -196,3 +214,25 @@ def test_the_default_on_cuda_is_the_graphed_step(fake_cuda_graphs, monkeypatch):
     off = nas_kit.prepare_search("darts", "nb201", tiny_data(), profile="smoke", device="cpu",
                                  progress=False, cuda_graphs=False)
     assert off.graphed is None
+
+
+def test_a_captured_noisy_pass_reads_each_epochs_noise_scale():
+    # A capture, like a trace, freezes Python numbers and keeps tensors: trace the supernet's
+    # forward with noise scale 1, decay it to 0.5 and 0, and the traced forward must follow
+    # the eager one (same random draws) instead of keeping the scale it was traced with.
+    from torch.fx.experimental.proxy_tensor import make_fx
+    run = nas_kit.prepare_search("darts", "darts", tiny_data(), profile="smoke", device="cpu",
+                                 progress=False, skip_noise=1.0)
+    model = run.model.double()   # float64: the comparison is about the scale, not rounding
+    x = run.train_loader.next()[0].double()
+    search_module.set_skip_noise(model, 1.0)
+    traced = make_fx(lambda inp: model(inp))(x)
+    for d in (1.0, 0.5, 0.0):
+        search_module.set_skip_noise(model, d)
+        torch.manual_seed(7)
+        replayed = traced(x)
+        torch.manual_seed(7)
+        eager = model(x)
+        assert torch.allclose(replayed, eager, rtol=1e-10, atol=1e-12), d
+    noiseless = traced(x)
+    assert torch.allclose(noiseless, model(x), rtol=1e-10, atol=1e-12)   # d = 0: no noise left

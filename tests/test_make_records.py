@@ -66,7 +66,7 @@ def test_cuda_graphs_only_for_the_runs_whose_method_allows_them():
     assert chosen["fair-darts-darts-s0"] == {"cuda_graphs": True}
     assert chosen["darts-2nd-nb201-s0"] == {"cuda_graphs": True}    # the unrolled step is one pass
     assert chosen["mim-darts-nb201-s0"] == {"cuda_graphs": True}   # masks drawn outside
-    assert chosen["darts-skipnoise-darts-s0"] == {"cuda_graphs": False}   # noise scale per epoch
+    assert chosen["darts-skipnoise-darts-s0"] == {"cuda_graphs": True}    # noise drawn in the graph
     assert make_records.graphs_overrides(SPEC, "paper", "cpu") == {"cuda_graphs": False}
 
 
@@ -115,6 +115,11 @@ def test_graphs_are_used_for_records_only_when_the_benchmark_verified_them():
     assert use["darts-2nd-darts-s0"]
     assert not use["mim-darts-nb201-s0"] and not use["pc-darts-nb201-s0"]   # their own rows failed
     assert not use["darts-darts-s0"] and not use["fair-darts-darts-s0"]     # DARTS space failed
+    # skip noise: only where a skip-noise benchmark verified it, whatever the plain rows say
+    noisy = next(s for s in make_records.PLANS["all"] if s["overrides"].get("skip_noise"))
+    assert (noisy["method"], noisy["space"]) == ("darts", "darts")
+    assert not make_records.graphs_for(noisy, {("darts", "darts"): "ok"}, {})
+    assert make_records.graphs_for(noisy, {}, {}, {("darts", "darts"): "ok"})
     assert make_records.graphs_verified({"rows": []}) == ({}, {})
 
 

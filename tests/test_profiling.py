@@ -200,6 +200,11 @@ def test_speed_targets_count_only_rows_checked_against_eager():
     results["colab.json"] = _gpu_result(dict(path="fused", projected_50_epoch_min=1.0), shapes="colab")
     row = next(r for r in speed_targets(results).rows if r[0].startswith("NAS-Bench-201"))
     assert tuple(row[2:4]) == ("4 min", "graphs-compiled")
+    # nor does the skip-noise ablation's step (a file of search_speed.py --skip-noise rows)
+    noise = _gpu_result(dict(path="fused", projected_50_epoch_min=1.0, skip_noise=1.0))
+    results["noise.json"] = {**noise, "skip_noise": 1.0}
+    row = next(r for r in speed_targets(results).rows if r[0].startswith("NAS-Bench-201"))
+    assert tuple(row[2:4]) == ("4 min", "graphs-compiled")
 
 
 def test_benchmark_append_adds_rows_of_the_same_shapes_and_device(tmp_path):
@@ -214,6 +219,25 @@ def test_benchmark_append_adds_rows_of_the_same_shapes_and_device(tmp_path):
     with pytest.raises(SystemExit):
         bench.main(["--shapes", "colab", "--device", "cpu", "--methods", "darts", "--spaces",
                     "nb201", "--steps", "1", "--out", str(out), "--append"])
+
+
+def test_benchmark_rows_with_skip_noise_are_marked_and_kept_apart(tmp_path, capsys):
+    bench = load_script("search_speed")
+    out = tmp_path / "noise.json"
+    common = ["--shapes", "smoke", "--device", "cpu", "--spaces", "nb201", "--steps", "1",
+              "--warmup", "0", "--engines", "eager", "fused", "--methods", "darts", "--out", str(out)]
+    result = bench.main(common + ["--skip-noise", "1.0"])
+    assert result["skip_noise"] == 1.0
+    assert [(r["path"], r["skip_noise"]) for r in result["rows"]] == [("eager", 1.0), ("fused", 1.0)]
+    # the engines draw different noise: their α-gradients differ by more than rounding, and the
+    # row says why
+    fused = result["rows"][1]
+    assert fused["alpha_grad_rel_diff"] > 1e-3 and "different draws" in fused["note"]
+    for bad in (common + ["--append"],                        # no skip noise into a noise file
+                common + ["--skip-noise", "-1"]):
+        with pytest.raises(SystemExit):
+            bench.main(bad)
+    assert "the noise scale must be >= 0" in capsys.readouterr().err
 
 
 def test_a_failing_count_does_not_lose_the_timing(monkeypatch):

@@ -363,7 +363,7 @@ def _op_output(step: tuple, inp: _SharedInput, pooled: Sequence[torch.Tensor], e
         n, sc, h, w = inp.h.shape
         noise = torch.randn(n, e * sc // inp.sources, h, w, device=inp.h.device,
                             dtype=inp.h.dtype)
-        return per_edge(inp.h, inp.sources, inp.m) + op0.scale * noise, True
+        return per_edge(inp.h, inp.sources, inp.m) + op0.scale_tensor * noise, True
     return inp.h, False
 
 

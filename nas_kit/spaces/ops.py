@@ -46,15 +46,30 @@ class NoisyIdentity(nn.Module):
     Fair DARTS' "unfair advantage" ablation (``--noise_darts``): noise removes the
     advantage a clean skip path has while the convolutions are still random. The search
     loop sets ``scale`` (d) every epoch; d = 0 makes it an identity.
+
+    d is also kept in the 0-dim buffer ``scale_tensor``, which the noise is multiplied by:
+    a captured CUDA graph reads each epoch's d from it at every replay, where a Python float
+    would stay frozen at its value at capture time. The noise itself comes from the default
+    generator of x's device, which CUDA graphs advance at every replay.
     """
 
     def __init__(self):
         super().__init__()
-        self.scale = 0.0
+        self._scale = 0.0
+        self.register_buffer("scale_tensor", torch.zeros(()), persistent=False)
+
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+    @scale.setter
+    def scale(self, d: float) -> None:
+        self._scale = float(d)
+        self.scale_tensor.fill_(self._scale)
 
     def forward(self, x):
-        if self.training and self.scale > 0:
-            return x + self.scale * torch.randn_like(x)
+        if self.training and self._scale > 0:
+            return x + self.scale_tensor * torch.randn_like(x)
         return x
 
 
