@@ -85,12 +85,14 @@ def _without_bn_statistics(state):
     ("darts-2nd", "darts"),
     ("fair-darts-2nd", "nb201"),  # second order with the zero-one loss in the α pass
     ("darts-skip-noise", "darts"),  # noise drawn inside the passes; off in the second epoch
+    ("darts-2nd-skip-noise", "nb201"),  # ... and in each pass of the unrolled α-gradient
 ])
 def test_graphed_search_equals_eager_search(fake_cuda_graphs, method, space):
     overrides = {"order": 2} if method == "fair-darts-2nd" else {}
-    if method == "darts-skip-noise":
+    if method.endswith("-skip-noise"):
         overrides = {"skip_noise": 1.0, "skip_noise_epochs": 1}
-    method = method.removesuffix("-2nd").removesuffix("-skip-noise") if overrides else method
+        method = method.removesuffix("-skip-noise")
+    method = method.removesuffix("-2nd") if method == "fair-darts-2nd" else method
     eager = _record(method, space, **overrides)
     graphed = _record(method, space, cuda_graphs=True, **overrides)
     assert graphed.graphed is not None
