@@ -278,6 +278,17 @@ def test_verdicts_judge_only_paper_profile_runs(nb201_record):
     assert "fair-darts, CIFAR-10: no paper number to compare with" in lines
     smoke = showdown.verdicts(showdown.summarise_nb201([variant(nb201_record, seed=0)]))
     assert smoke == ["darts: smoke profile, a budget below the paper's - not a test of the paper's claim"]
+    # a cell with no op kept (Fair DARTS before any σ reached 0.85) is the budget's doing
+    none = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    small = [variant(nb201_record, method="fair-darts", seed=s, genotype=g)
+             for s, g in ((0, none), (1, BEST))]
+    steps = nas_kit.analysis.alpha_updates(small[0])[-1]
+    assert steps > 0
+    (line,) = showdown.verdicts(showdown.summarise_nb201(small))
+    assert line.startswith("fair-darts: smoke profile, a budget below the paper's")
+    assert f"; seed 0: an all-none cell after {steps} α-steps, no op weight reached" in line
+    at_paper = [variant(nb201_record, method="fair-darts", seed=0, genotype=none, profile="paper")]
+    assert not any("all-none" in x for x in showdown.verdicts(showdown.summarise_nb201(at_paper)))
 
 
 def test_stored_training_links_train_records_to_the_searches_of_their_genotype(tmp_path, darts_record):
