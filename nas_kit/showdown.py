@@ -530,10 +530,11 @@ def verdicts(summaries: Sequence[NB201Summary], paper: Mapping[str, PaperNB201] 
                      if all(op == "none" for op in parse_genotype(g, "nb201").ops)]
             if empty and s.alpha_steps:
                 seeds = ", ".join(str(s.seeds[i]) for i in empty)
-                steps = ", ".join(str(s.alpha_steps[i]) for i in empty)
-                line += (f"; seed {seeds}: an all-none cell after {steps} α-steps, no op weight "
-                         f"reached the derivation threshold (Fair DARTS' σ ≥ 0.85 takes a few "
-                         f"hundred: chapter 3), so its accuracy shows the budget, not the method")
+                steps = " / ".join(dict.fromkeys(str(s.alpha_steps[i]) for i in empty))
+                line += (f"; seed{'s' if len(empty) > 1 else ''} {seeds}: an all-none cell after "
+                         f"{steps} α-steps, no op weight reached the derivation threshold (Fair "
+                         f"DARTS' σ ≥ 0.85 takes a few hundred: chapter 3), so its accuracy "
+                         f"shows the budget, not the method")
             lines.append(line)
             continue
         for ds, _, title in NB201_COLUMNS:

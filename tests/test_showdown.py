@@ -287,6 +287,9 @@ def test_verdicts_judge_only_paper_profile_runs(nb201_record):
     (line,) = showdown.verdicts(showdown.summarise_nb201(small))
     assert line.startswith("fair-darts: smoke profile, a budget below the paper's")
     assert f"; seed 0: an all-none cell after {steps} α-steps, no op weight reached" in line
+    (line,) = showdown.verdicts(showdown.summarise_nb201(
+        [variant(nb201_record, method="fair-darts", seed=seed, genotype=none) for seed in (0, 1)]))
+    assert f"; seeds 0, 1: an all-none cell after {steps} α-steps," in line
     at_paper = [variant(nb201_record, method="fair-darts", seed=0, genotype=none, profile="paper")]
     assert not any("all-none" in x for x in showdown.verdicts(showdown.summarise_nb201(at_paper)))
 
