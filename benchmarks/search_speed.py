@@ -121,7 +121,8 @@ def _runs(method, space, shapes, device, engines, batch_size, skip_noise=0.0):
         try:
             runs[engine] = nas_kit.prepare_search(method, space, ds, profile=shapes, device=device,
                                                   progress=False, limit=None, **how, **overrides)
-            set_skip_noise(runs[engine].model, skip_noise)   # what the loop sets at epoch 0
+            if skip_noise:
+                set_skip_noise(runs[engine].model, skip_noise)   # what the loop sets at epoch 0
         except ValueError as e:  # CUDA graphs for a method they do not support; no torch.compile
             if engine in ("eager", "fused"):
                 raise

@@ -74,25 +74,23 @@ def _without_bn_statistics(state):
             if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
 
 
-@pytest.mark.parametrize("method,space", [
-    ("darts", "darts"),          # α-step first
-    ("darts", "nb201"),          # w-step first (the benchmark authors' order)
-    ("pc-darts", "darts"),       # α frozen in the first epoch: the no-grad α pass
-    ("fair-darts", "nb201"),     # zero-one loss in the α pass
-    ("mim-darts", "nb201"),      # random patch masks, drawn outside the captured pass
-    ("mim-darts", "darts"),
-    ("darts-2nd", "nb201"),      # second order: the whole unrolled α-gradient is one pass
-    ("darts-2nd", "darts"),
-    ("fair-darts-2nd", "nb201"),  # second order with the zero-one loss in the α pass
-    ("darts-skip-noise", "darts"),  # noise drawn inside the passes; off in the second epoch
-    ("darts-2nd-skip-noise", "nb201"),  # ... and in each pass of the unrolled α-gradient
+NOISE = {"skip_noise": 1.0, "skip_noise_epochs": 1}   # noise in the first epoch, none in the second
+
+
+@pytest.mark.parametrize("method,space,overrides", [
+    ("darts", "darts", {}),          # α-step first
+    ("darts", "nb201", {}),          # w-step first (the benchmark authors' order)
+    ("pc-darts", "darts", {}),       # α frozen in the first epoch: the no-grad α pass
+    ("fair-darts", "nb201", {}),     # zero-one loss in the α pass
+    ("mim-darts", "nb201", {}),      # random patch masks, drawn outside the captured pass
+    ("mim-darts", "darts", {}),
+    ("darts-2nd", "nb201", {}),      # second order: the whole unrolled α-gradient is one pass
+    ("darts-2nd", "darts", {}),
+    ("fair-darts", "nb201", {"order": 2}),  # second order with the zero-one loss in the α pass
+    ("darts", "darts", NOISE),       # noise drawn inside the passes; off in the second epoch
+    ("darts-2nd", "nb201", NOISE),   # ... and in each pass of the unrolled α-gradient
 ])
-def test_graphed_search_equals_eager_search(fake_cuda_graphs, method, space):
-    overrides = {"order": 2} if method == "fair-darts-2nd" else {}
-    if method.endswith("-skip-noise"):
-        overrides = {"skip_noise": 1.0, "skip_noise_epochs": 1}
-        method = method.removesuffix("-skip-noise")
-    method = method.removesuffix("-2nd") if method == "fair-darts-2nd" else method
+def test_graphed_search_equals_eager_search(fake_cuda_graphs, method, space, overrides):
     eager = _record(method, space, **overrides)
     graphed = _record(method, space, cuda_graphs=True, **overrides)
     assert graphed.graphed is not None
@@ -162,23 +160,21 @@ def test_a_batch_of_another_shape_runs_eagerly(fake_cuda_graphs):
     assert run.graphed.eager_steps == before + 1
 
 
-@pytest.mark.parametrize("method,space", [
-    ("darts", "nb201"),      # w-step first: the α-gradient depends on the restored momentum
-    ("mim-darts", "darts"),  # the loss depends on the restored mask generator
-    ("darts-2nd", "nb201"),  # the captured unrolled pass reads the reloaded momentum buffers
-    ("darts-skip-noise", "darts"),  # the noise is drawn from the restored generator
+@pytest.mark.parametrize("method,space,skip_noise", [
+    ("darts", "nb201", 0.0),      # w-step first: the α-gradient depends on the restored momentum
+    ("mim-darts", "darts", 0.0),  # the loss depends on the restored mask generator
+    ("darts-2nd", "nb201", 0.0),  # the captured unrolled pass reads the reloaded momentum buffers
+    ("darts", "darts", 1.0),      # the noise is drawn from the restored generator
 ])
-def test_benchmark_replay_check_restores_the_whole_state(fake_cuda_graphs, method, space):
+def test_benchmark_replay_check_restores_the_whole_state(fake_cuda_graphs, method, space, skip_noise):
     # On an H100 this check once reported eager-vs-eager differences of 24 % (α-gradient)
     # for these recipes: it reloaded one saved optimiser state that the first step had
     # updated in place, and never restored the mask generator. Same state, same step.
     from support import load_script
     bench = load_script("search_speed")
-    noise = {"skip_noise": 1.0} if method == "darts-skip-noise" else {}
-    run = nas_kit.prepare_search(method.removesuffix("-skip-noise"), space, tiny_data(),
-                                 profile="smoke", device="cpu", progress=False, cuda_graphs=True,
-                                 **noise)
-    search_module.set_skip_noise(run.model, noise.get("skip_noise", 0.0))
+    run = nas_kit.prepare_search(method, space, tiny_data(), profile="smoke", device="cpu",
+                                 progress=False, cuda_graphs=True, skip_noise=skip_noise)
+    search_module.set_skip_noise(run.model, skip_noise)
     run.graphed.warmup = 1
     lr = search_module.cosine_lr(run.cfg, 0)
     batches = (*run.train_loader.next(), *run.val_loader.next())
