@@ -40,8 +40,7 @@ from torch import nn
 
 def compile_supported() -> str | None:
     """None if `torch.compile` can run here, else why not (a sentence naming the fix)."""
-    major_minor = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2])
-    if sys.version_info >= (3, 13) and major_minor < (2, 6):
+    if sys.version_info >= (3, 13) and _torch_version() < (2, 6):
         return (f"torch.compile needs torch >= 2.6 on Python {sys.version_info[0]}."
                 f"{sys.version_info[1]} (this is torch {torch.__version__}); set "
                 "compile=False or upgrade torch")
@@ -134,5 +133,19 @@ class CompiledObjective:
         frozen: Sequence[nn.Parameter] = ()
         if self.only_needed_grads and torch.is_grad_enabled():
             frozen = self.weights if alpha_level else self.alphas
-        with gradients_off(frozen):
+        with gradients_off(frozen), _guard_parameter_flags():
             return self._pass(self.objective, model, x, y, alpha_level, mask)
+
+
+def _guard_parameter_flags() -> contextlib.AbstractContextManager:
+    """Where Dynamo does not by default trace modules' parameters as graph inputs (torch
+    < 2.5, `inline_inbuilt_nn_modules` off), it guards a module by identity only, so a
+    pass traced with the weights frozen would be replayed for the α-pass with the α frozen
+    (a loss without gradient). Inlining makes it guard each parameter's requires_grad."""
+    if _torch_version() >= (2, 5):   # on by default there (pytorch#131059), later deprecated
+        return contextlib.nullcontext()
+    return torch._dynamo.config.patch(inline_inbuilt_nn_modules=True)
+
+
+def _torch_version() -> tuple[int, int]:
+    return tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2])

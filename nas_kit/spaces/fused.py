@@ -52,13 +52,17 @@ ENGINES = ("eager", "fused")
 
 def edges_by_source(edges: Sequence[tuple[int, int]]) -> dict[int, list[int]]:
     """{source node: indices of the edges that leave it, in edge order}."""
-    groups: dict[int, list[int]] = defaultdict(list)
+    # plain dict operations: a compiled pass traces this, and Dynamo before torch 2.5
+    # breaks the graph at defaultdict and dict.setdefault
+    groups: dict[int, list[int]] = {}
     for e, (src, _) in enumerate(edges):
-        groups[src].append(e)
-    return dict(groups)
+        if src in groups:
+            groups[src].append(e)
+        else:
+            groups[src] = [e]
+    return groups
 
 
-@functools.lru_cache(maxsize=None)
 def source_groups(edges: tuple[tuple[int, int], ...], n_inputs: int
                   ) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
     """How a cell's edges run: ((sources, edge indices source-major), ...) in run order.
@@ -78,6 +82,11 @@ def source_groups(edges: tuple[tuple[int, int], ...], n_inputs: int
         if s not in done:
             groups.append(((s,), tuple(by_src[s])))
     return tuple(groups)
+
+
+# Cached for eager steps; a compiled pass calls `source_groups` itself, because Dynamo
+# before torch 2.5 cannot trace into an lru_cache (nor reach its `__wrapped__`).
+_cached_source_groups = functools.lru_cache(maxsize=None)(source_groups)
 
 
 # --- BatchNorm over E edges -------------------------------------------------------------
@@ -489,8 +498,7 @@ def fused_cell_nodes(edges: nn.ModuleList, edge_list: Sequence[tuple[int, int]],
     the additions happen in the same order. Returns the list of all `n_nodes` nodes.
     """
     edge_key = tuple(map(tuple, edge_list))
-    groups = (source_groups.__wrapped__(edge_key, len(states)) if _compiling()
-              else source_groups(edge_key, len(states)))
+    groups = (source_groups if _compiling() else _cached_source_groups)(edge_key, len(states))
     plans, bns = _cell_plans(edges, groups)
     sizes = [len(idx) for _, idx in groups]
     order = _index(tuple(e for _, idx in groups for e in idx), weights.device)
