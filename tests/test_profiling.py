@@ -310,4 +310,7 @@ def test_host_overhead_measures_both_engines_of_both_spaces():
     result = load_script("host_overhead").main(["--reps", "1", "--warmup", "0"])
     assert {(r["space"], r["engine"]) for r in result["rows"]} == {
         (s, e) for s in ("darts", "nb201") for e in ("eager", "fused")}
-    assert all(0 < r["forward_ms"] < r["forward_backward_ms"] for r in result["rows"])
+    # both timed, nothing more: one unwarmed repetition on a shared CPU can time a forward
+    # above a later forward + backward (seen on a loaded machine), and speed is for the
+    # benchmark's JSON, not for a unit test
+    assert all(0 < r["forward_ms"] and 0 < r["forward_backward_ms"] for r in result["rows"])
