@@ -52,8 +52,8 @@ ENGINES = ("eager", "fused")
 
 def edges_by_source(edges: Sequence[tuple[int, int]]) -> dict[int, list[int]]:
     """{source node: indices of the edges that leave it, in edge order}."""
-    # plain dict operations: a compiled pass traces this, and Dynamo before torch 2.5
-    # breaks the graph at defaultdict and dict.setdefault
+    # plain dict operations: a compiled pass traces this, and Dynamo in torch 2.4 failed
+    # on dict(a defaultdict) and broke the graph at dict.setdefault
     groups: dict[int, list[int]] = {}
     for e, (src, _) in enumerate(edges):
         if src in groups:
