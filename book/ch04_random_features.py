@@ -186,8 +186,8 @@ for method in ("darts", "pc-darts", "rf-pcdarts"):
 # ## 3. Why random features change the search: the α-gradient of skip
 #
 # Chapter 2 measured which operations the validation loss pushes up. Here the same
-# measurement, after the weights have trained for your profile's epochs with α frozen,
-# for all weights versus BatchNorm only. The paper's claim predicts that skip gains
+# measurement, after 3 epochs of weight training (at your profile's data size) with α
+# frozen, for all weights versus BatchNorm only. The paper's claim predicts that skip gains
 # less under random features.
 
 # %%

@@ -362,9 +362,11 @@ print("\n".join(showdown.verdicts(my_summaries)))
 #    both spaces and seeds 0–2 with `profile="paper"` and `out_root="records/showdown"`,
 #    then re-run section 1 (only the `record.json` files are needed; the checkpoints next
 #    to them are for resuming). Which claims are reproduced?
-# 3. PC-DARTS keeps α frozen for the first 15 of its 50 epochs. Print
-#    `nas_kit.resolve_config("pc-darts", "nb201", "cifar10", profile=...)` for your
-#    profile: for how many epochs of your runs did α move at all? What does that say about
+# 3. PC-DARTS keeps α frozen for the first 15 of its 50 epochs, and fewer epochs scale
+#    that warm-up down. Print `nas_kit.resolve_config("pc-darts", "nb201", "cifar10",
+#    profile=profile.name, **NB201_BUDGET)` (the overrides this chapter's runs used), or
+#    read `alpha_warmup_epochs` from a run's `record["config"]`: for how many epochs of
+#    your runs did α move at all? What does that say about
 #    the PC-DARTS row of your table?
 # 4. `thop`, which Fair DARTS used, also counts one operation per output of an average
 #    pool. Add that to the count of `FairDARTS_a` (hint: hook `nn.AvgPool2d`). Does the
