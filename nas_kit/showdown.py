@@ -117,8 +117,9 @@ PAPER_NB201: dict[str, PaperNB201] = {
         "reproduced in GENIUS Table 1"),
     "rf-darts": PaperNB201(
         (94.27, None), (72.94, None), None, None,
-        "RF-DARTS (CVPR 2023) as listed by PapersWithCode (the abstract's 94.36 % is its "
-        "best run); std and ImageNet16-120 not retrieved"),
+        "RF-DARTS (CVPR 2023) as listed by PapersWithCode; its abstract gives 94.36 % "
+        "(which of the two is a mean we could not check); std and ImageNet16-120 not "
+        "retrieved"),
     "rf-pcdarts": PaperNB201(
         None, None, None, None,
         "no NAS-Bench-201 number in the sources we could read (RF-DARTS abstract and "
