@@ -84,7 +84,9 @@ print(nas_kit.describe_environment())
 # The `smoke` profile works offline, so it searches on synthetic images. The other
 # profiles use CIFAR-10, which torchvision downloads the first time. (The environment
 # variable `NAS_KIT_DATASET` picks another dataset, e.g. `cifar10-jpeg` for a local copy.)
-# Every record states where its data came from; it is printed under each search below.
+# Every record states where its data came from (`record["dataset_provenance"]`, printed
+# after the first search); the figure titles name the dataset (`cifar10-jpeg` is the JPEG
+# re-encoded copy).
 
 # %%
 dataset = nas_kit.default_dataset(profile.name)
@@ -113,8 +115,10 @@ print(f"profile: {profile.name}, dataset: {dataset}")
 # $$
 #
 # DARTS does not solve the inner problem to the end: each step it takes one gradient step
-# on $\alpha$ with a batch from the validation half, then one step on $w$ with a batch
-# from the training half (the *first-order* approximation used here).
+# on $\alpha$ with a batch from the validation half and one step on $w$ with a batch from
+# the training half (the *first-order* approximation used here). The DARTS code steps
+# $\alpha$ first; the NAS-Bench-201 authors' code, which `nas_kit` follows in that space,
+# steps $w$ first.
 
 # %% [markdown]
 # ## Search 1: NAS-Bench-201
@@ -272,9 +276,11 @@ print(loaded["genotype"] == record["genotype"])
 # 3. Open `runs/ch00_nb201/record.json` in a text editor or with `nas_kit.load_record`.
 #    Find the dataset name, the device and the seed. Which fields would a reader need to
 #    repeat your run exactly?
-# 4. In the $\alpha$ trajectory plot of the NAS-Bench-201 run, find the edge whose
-#    winning operation changed during the search. What would the genotype have been had
-#    the search stopped one epoch earlier?
+# 4. In the $\alpha$ trajectory plot of the NAS-Bench-201 run, find the edges whose
+#    winning operation changed during the search, and how far apart the top two weights
+#    end (`record["history"][-1]["weights"]`). What would the genotype have been had the
+#    search stopped one epoch earlier, and how much would you trust a winner that leads by
+#    0.01?
 # 5. The DARTS-space genotype keeps two incoming edges per intermediate node. Count the
 #    parameter-free operations (skip connections and pooling) in its normal cell. Why
 #    might an edge with a parameter-free operation be easier to favour early in the

@@ -384,8 +384,10 @@ for name in ("DARTS_V1", "DARTS_V2"):
 #
 # 1. In section 1, set α to all zeros. What are the mixing weights, and what does the
 #    mixed op compute? Why does DARTS initialise α near zero?
-# 2. Change `step_length` in section 3 to 0.1 and 1e-7. Explain both ends of the error
-#    curve (approximation error versus rounding error).
+# 2. Add step lengths 0.1, 1e-4, 1e-6 and 1e-7 to the loop in section 3. For a smooth
+#    function the error would trace a U: truncation error falling with the step, rounding
+#    error rising as it shrinks. Does it here? Which points does the ReLU kink argument
+#    explain, and where does rounding start to show?
 # 3. In section 4, make `none` the strongest operation on *every* edge of node 2. Which
 #    edges does the rule keep, and why is `none` excluded from the choice?
 # 4. Re-run the searches with `seed=1`. Does the derived cell change? With the `colab`

@@ -153,8 +153,10 @@ def steps_per_epoch(record: dict[str, Any]) -> int:
 
 def alpha_updates(record: dict[str, Any]) -> list[int]:
     """α-steps made by the end of each epoch of a run record (cumulative; epochs of an α
-    warm-up add none). Adam moves each α by about its learning rate per step, so this
-    bounds how far α can have moved: ``alpha_lr * alpha_updates``."""
+    warm-up add none). Adam typically moves each α by about its learning rate per step,
+    so ``alpha_lr * alpha_updates`` is the scale of how far α can have moved; it is not a
+    bound (steps exceed the learning rate when gradients grow faster than Adam's
+    second-moment average follows)."""
     per_epoch = steps_per_epoch(record)
     done, out = 0, []
     for entry in record["history"]:
