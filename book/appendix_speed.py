@@ -20,9 +20,11 @@
 # and a w-step on a training batch) runs the 8 candidate ops of 14 edges in 8 cells, each
 # as a handful of tiny kernels, forward and backward, twice. Tens of thousands of kernel
 # launches per step keep the GPU mostly idle. This page shows what `nas_kit` measures about
-# that, and what each change bought. Every number below is read from a JSON file written by
-# `benchmarks/search_speed.py`; the caption under each table names the file, device, torch
-# version, commit and date.
+# that, and what each change bought. Every number below is read from a JSON file written by a
+# script in `benchmarks/` (`search_speed.py` for the step times, `host_overhead.py` and
+# `conv_choices.py` for the two tables that say so) or computed from those files by
+# `make_records.py`; the caption under each table names the file, device, torch version,
+# commit and date.
 #
 # The benchmark times the real step of the search loop (`SearchRun.step`) on data already
 # on the device, after warm-up steps, for every method and both spaces, once per
@@ -99,7 +101,7 @@ def show(name, omit=()):
 # - `search_speed_paper_gpu.json` and `search_speed_paper_gpu_more.json`: eager, fused and
 #   CUDA graphs side by side in one process per method, from the two calls of the GPU
 #   window of 2026-11-27 (the first: DARTS in both spaces, then PC-DARTS and Fair DARTS in
-#   the DARTS space before its time ran out; the second: the NAS-Bench-201 rows of six
+#   the DARTS space before its time ran out; the second: the NAS-Bench-201 rows of five
 #   methods, then RF-DARTS and α-DARTS in the DARTS space). Each call ran on a freshly
 #   started machine: compare engines within a file, not the same engine across files
 #   (the eager and fused NAS-Bench-201 steps, bound by how fast the host launches kernels,
@@ -140,8 +142,9 @@ display(speed_targets(results))
 # %% [markdown]
 # **Where the time goes now.** With CUDA graphs the host no longer sets the pace: the step
 # time equals the GPU's busy time (the sum of its kernels' durations, from the profiler),
-# so the next lever is fewer and fuller kernels, not fewer launches. In the eager and fused
-# rows most of the step is the host launching kernels while the GPU waits.
+# so the next lever is fewer and fuller kernels, not fewer launches. In most eager and fused
+# rows the GPU is busy for well under half of the step (the printout below gives the share
+# per row): the rest is the host launching kernels while the GPU waits.
 
 # %%
 for name in sorted(n for n in results if n.startswith("search_speed_paper_gpu")):
@@ -165,22 +168,35 @@ for name in sorted(n for n in results if n.startswith("search_speed_paper_gpu"))
 # %%
 import importlib.util as _util
 
-_spec = _util.spec_from_file_location("make_records", "../benchmarks/make_records.py")
-make_records = _util.module_from_spec(_spec)
-_spec.loader.exec_module(make_records)
-gpu_rows = {"rows": [row for name, r in results.items()
-                     if r["env"].get("device") == "cuda" and r.get("shapes") == "paper"
-                     for row in r["rows"]]}
-minutes = {}
-for spec in make_records.PLANS["all"]:
-    est = make_records.estimate_minutes(spec, gpu_rows)
-    if est is not None:
-        minutes.setdefault((spec["method"], spec["space"]), []).append(est[0])
-total = sum(sum(v) for v in minutes.values())
-print(f"{sum(len(v) for v in minutes.values())} of {len(make_records.PLANS['all'])} planned runs "
-      f"benchmarked: {total:,.0f} GPU-minutes ({total / 60:.1f} h) of search steps on the H100")
-for (method, space), values in sorted(minutes.items(), key=lambda kv: -sum(kv[1])):
-    print(f"  {space:6s} {method:11s} {len(values)} run(s), {sum(values):7.1f} min")
+
+def planned_minutes(script):
+    """GPU-minutes of search steps per (method, space) for the planned records, from the
+    paper-shape GPU rows of the benchmark files above (`make_records.estimate_minutes`)."""
+    spec = _util.spec_from_file_location("make_records", script)
+    make_records = _util.module_from_spec(spec)
+    spec.loader.exec_module(make_records)
+    gpu_rows = {"rows": [row for r in results.values()
+                         if r["env"].get("device") == "cuda" and r.get("shapes") == "paper"
+                         for row in r["rows"]]}
+    minutes = {}
+    for plan in make_records.PLANS["all"]:
+        est = make_records.estimate_minutes(plan, gpu_rows)
+        if est is not None:
+            minutes.setdefault((plan["method"], plan["space"]), []).append(est[0])
+    return minutes, len(make_records.PLANS["all"])
+
+
+MAKE_RECORDS = pathlib.Path("../benchmarks/make_records.py")
+if not MAKE_RECORDS.is_file():
+    print(f"{MAKE_RECORDS} not found: this estimate needs the repository's benchmarks/ "
+          "folder (it is not in the pip package)")
+else:
+    minutes, n_planned = planned_minutes(MAKE_RECORDS)
+    total = sum(sum(v) for v in minutes.values())
+    print(f"{sum(len(v) for v in minutes.values())} of {n_planned} planned runs "
+          f"benchmarked: {total:,.0f} GPU-minutes ({total / 60:.1f} h) of search steps on the H100")
+    for (method, space), values in sorted(minutes.items(), key=lambda kv: -sum(kv[1])):
+        print(f"  {space:6s} {method:11s} {len(values)} run(s), {sum(values):7.1f} min")
 
 # %% [markdown]
 # ## On a GPU, the `colab` profile's shapes
@@ -355,7 +371,7 @@ for name, result in results.items():
 # | dataset resident on the device as uint8, random crop and flip on the device, one persistent iterator per half | built (`nas_kit/data.py`, `DeviceLoader`) | part of every row: no DataLoader workers, no host-to-device copy per step |
 # | fused edges: shared ReLU, grouped convs, one BN and one weighted sum per node | built, default | compare the `eager` and `fused` rows: ATen ops per step, ms per step, saved activations |
 # | a plan of each fused cell's modules: no module lookups in a forward (commit 4e868ef) | built, default; rebuilt when an op is replaced (tested) | host time per forward at tiny tensors, before and after (table above; CPU) |
-# | fewer ops in the fused step: a DARTS cell's input nodes as one group, one BN for both pools, one weight gather and one BN-counter add per cell, op gradients as views (commits 2c09c04, 3238bf9) | built, default; exact against eager in float64 (`tests/test_fused.py`) | ATen ops per step, before and after, in the table below (CPU count; the GPU kernel count and time are not measured yet) |
+# | fewer ops in the fused step: a DARTS cell's input nodes as one group, one BN for both pools, one weight gather and one BN-counter add per cell, op gradients as views (commits 2c09c04, 3238bf9) | built, default; exact against eager in float64 (`tests/test_fused.py`) | ATen ops per step, before and after, in the table above (CPU count; the GPU kernel count and time are not measured yet) |
 # | CUDA graphs: both forward + backward passes of a step captured once and replayed; optimiser steps stay eager; α-DARTS' random patch masks drawn outside the graph; second order as one captured pass (virtual step, four passes, weights restored: the unrolled α-gradient never waits for the host); the skip-noise ablation's noise drawn inside the graph, its per-epoch scale read from a tensor (`nas_kit/graphs.py`) | built; the default on a CUDA device for first order since 2026-11-27 (`cuda_graphs=False` turns it off), second order and skip noise opt-in (`cuda_graphs=True`) until a GPU checks them (`search_speed.py --skip-noise 1.0` for the latter); its logic is tested on a CPU with a stand-in for the CUDA calls (second order: bit-identical searches) | H100: compare the `graphs` and `fused` rows; the step becomes GPU-bound (busy time ≈ step time) |
 # | several searches sharing one GPU (one process each: a launch-bound step leaves the GPU idle for the others' kernels) | built for record making (`benchmarks/gpu_session.sh`, as many processes as step time / GPU busy time allows, at most 4) | records of 2026-11-27 carry `concurrent_runs` per epoch; their epoch times are those of a shared GPU |
 # | `torch.compile` of each pass of the objective (`compile=True`; `nas_kit/compiled.py`): generated kernels for the elementwise work; a first-order pass differentiates only its own level's parameters | built, opt-in; every method's passes traced whole and a compiled search equal to the eager one, tested on a CPU; records use it where a GPU benchmark measured it faster and matching eager | CPU, smoke shapes: table above (with the compile time); not yet measured on a GPU |
