@@ -198,8 +198,8 @@ for label, run in runs.items():
 # %% [markdown]
 # Read these lines before trusting the paper's argument. At the `colab` budget every
 # derived cell, Fair DARTS' included, loses most of its supernet's accuracy when the
-# weights are set to 0/1, and the cells the outputs stored with this book show land near
-# chance (10 % on CIFAR-10): a smaller gap for Fair DARTS than for softmax here, from one
+# weights are set to 0/1, and in the outputs stored with this book the derived cells land
+# near chance (10 % on CIFAR-10): a smaller gap for Fair DARTS than for softmax here, from one
 # seed and 8 batches, is not evidence that the zero-one loss closed it. Two things in the
 # rule work against it: independent sigmoids let several operations of one edge sit near
 # 1 (section 1's trajectories show whether yours do), and the supernet sums them all while

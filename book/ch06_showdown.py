@@ -84,8 +84,9 @@ print(nas_kit.describe_environment())
 dataset = nas_kit.default_dataset(profile.name)
 
 # The budget of your runs. Seeds: as many as fit the profile's time target (smoke: one
-# minute on a CPU; colab: 15 minutes on a T4, a target not yet timed on a T4). Overrides shrink the profile's search budget so that
-# 7 methods x seeds fit; `paper` runs the published budgets unchanged (days of GPU time).
+# minute on a CPU; colab: 15 minutes on a T4, not yet timed on a T4). Overrides shrink the
+# profile's search budget so that 7 methods x seeds fit; `paper` runs the published
+# budgets unchanged (days of GPU time).
 if profile.name == "smoke":
     NB201_SEEDS, DARTS_SEEDS = (0, 1, 2), (0,)
     NB201_BUDGET, DARTS_BUDGET = dict(epochs=1), dict(epochs=1, layers=3, limit=32)
