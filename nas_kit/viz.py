@@ -79,6 +79,13 @@ _FILL_OUTPUT = "palegoldenrod"
 _ABSENT = dict(style="filled,dashed", fillcolor="#f2f2f2", color="#9e9e9e", fontcolor="#9e9e9e")
 
 
+def _integer_ticks(**kw) -> MaxNLocator:
+    """Integer ticks (epochs, counts) that stay integers on a one-value axis (a record with
+    one epoch, a skip count that never changes), where matplotlib would fall back to
+    fractional ticks."""
+    return MaxNLocator(integer=True, min_n_ticks=1, **kw)
+
+
 def op_color(op: str) -> str:
     """The colour of ``op`` in every figure (a stable fallback colour for unknown ops)."""
     if op in OP_COLORS:
@@ -485,7 +492,7 @@ def plot_alpha_trajectories(record: Mapping, cell_type: str | None = None, *, ax
     if own_figure:
         lo = min(0.0, float(np.nanmin(W)))
         axes[0].set_ylim(lo, max(float(np.nanmax(W)) * 1.05, lo + 1e-3))
-        axes[0].xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+        axes[0].xaxis.set_major_locator(_integer_ticks(nbins=5))
         fig.supxlabel("epoch", fontsize=10)
         if free >= 2:
             anchor = axes[groups[dsts[0]][-1]]  # last panel of the first row
@@ -565,8 +572,8 @@ def plot_skip_counts(records, *, ax=None, labels: Sequence[str] | None = None):
                 marker=_MARKERS[i % len(_MARKERS)], ms=5, lw=1.6, alpha=0.9, label=label)
         top = max(top, max(counts))
     ax.set_ylim(-0.3, top + 0.7)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(_integer_ticks())
+    ax.xaxis.set_major_locator(_integer_ticks())
     ax.set_xlabel("epoch")
     where = ("normal cell" if spaces == {"darts"} else "cell" if spaces == {"nb201"}
              else "cell (DARTS: normal)")
@@ -606,7 +613,7 @@ def plot_nb201_accuracy(records, *, labels: Sequence[str] | None = None, title: 
                    label="best cell")
         ax.set_title(name)
         ax.set_xlabel("search epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(_integer_ticks())
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("benchmark test accuracy\nof the derived cell (%)")
     axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9)
@@ -639,7 +646,7 @@ def plot_skip_margin(record: Mapping, cell_type: str | None = None, *, title: st
     for e in range(n):
         ax.plot(epochs, margin[:, e], color=plt.cm.viridis(e / max(n - 1, 1)), lw=1.2)
     ax.axhline(0, color="black", lw=0.8)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(_integer_ticks())
     ax.set_xlabel("search epoch")
     ax.set_ylabel("w(skip) − max w(conv)")
     ax.grid(True, alpha=0.3)
@@ -765,7 +772,7 @@ def plot_losses(record: Mapping):
                     **styles[split])
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(_integer_ticks())
     ax_l.set_ylabel("loss")
     ax_l.set_title("loss", fontsize=10)
     ax_a.set_ylabel("accuracy (%)")

@@ -464,3 +464,15 @@ def test_plot_stored_labels_lines_with_record_files(nb201_record, darts_record):
         f"darts-darts-s0.json ({len(dt['history'])} of 50 epochs)"]
     assert "device NVIDIA H100" in figs[2].axes[0].get_title()
     assert len(viz.plot_stored({"x": dt})) == 1
+
+
+def test_epoch_and_count_ticks_stay_integers_for_a_one_epoch_record():
+    # A partial stored record may hold one epoch and a constant skip count: matplotlib's
+    # integer locator alone falls back to ticks like 0.945 ... 1.05 there.
+    rec, _ = make_darts_record(epochs=1)
+    fig = viz.plot_skip_counts(rec)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    for ticks, (lo, hi) in ((ax.get_xticks(), ax.get_xlim()), (ax.get_yticks(), ax.get_ylim())):
+        shown = [t for t in ticks if lo <= t <= hi]
+        assert shown and all(float(t).is_integer() for t in shown), (ticks, lo, hi)
