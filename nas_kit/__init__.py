@@ -33,11 +33,8 @@ def describe_environment(profile: str | None = None) -> str:
     produced the outputs below it."""
     import torch
     prof = get_profile(profile)
-    if torch.cuda.is_available():
-        device = f"cuda ({torch.cuda.get_device_name(0)})"
-    else:
-        device = "cpu"
-    from .records import git_commit, git_modified
+    from .records import device_name, git_commit, git_modified
+    device = f"cuda ({device_name('cuda:0')})" if torch.cuda.is_available() else device_name("cpu")
     commit = git_commit()
     version = __version__ + (f" ({commit[:7]}{', modified' if git_modified() else ''})"
                              if commit else "")

@@ -86,14 +86,25 @@ def git_modified() -> bool | None:
     return None if os.environ.get("NAS_KIT_GIT_COMMIT") else _GIT_AT_IMPORT[1]
 
 
+def device_name(device: torch.device | str) -> str:
+    """The GPU's name, or for a CPU its architecture and the threads torch uses, e.g.
+    ``"CPU (x86_64, 2 threads)"``: "x86_64" alone reads like a device name but says
+    neither that it is a CPU nor how much of one the run had."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type != "cpu":
+        return device.type
+    arch = platform.machine() or platform.processor() or "unknown architecture"
+    threads = torch.get_num_threads()
+    return f"CPU ({arch}, {threads} thread{'s' if threads != 1 else ''})"
+
+
 def environment(device: torch.device | str) -> dict[str, Any]:
     """Where a run happened: versions, device name, git commit (and whether nas_kit's files
     differed from it), date."""
     device = torch.device(device)
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    else:
-        name = platform.processor() or platform.machine() or "cpu"
+    name = device_name(device)
     from . import __version__
     return {
         "nas_kit": __version__,

@@ -207,6 +207,10 @@ def test_the_environment_line_names_the_commit_nas_kit_was_imported_from(monkeyp
     from nas_kit import records
     monkeypatch.setenv("NAS_KIT_GIT_COMMIT", "0123456789abcdef")
     env = records.environment("cpu")
+    threads = torch.get_num_threads()
+    assert env["device"] == "cpu"
+    assert env["device_name"].startswith("CPU (") and f", {threads} thread" in env["device_name"]
+    assert "device: CPU (" in nas_kit.describe_environment("smoke")
     assert env["git_commit"] == "0123456789abcdef" and env["git_modified"] is None
     assert "nas_kit 0.1.0 (0123456)" in nas_kit.describe_environment("smoke")
     monkeypatch.delenv("NAS_KIT_GIT_COMMIT")
