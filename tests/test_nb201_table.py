@@ -47,6 +47,8 @@ def test_optima():
     best = nb201.optimum("cifar10")
     assert (best.index, r2(best.cifar10_test)) == (6111, 94.37)
     assert nb201.rank(6111) == nb201.rank(13714) == 1
+    assert [e.index for e in nb201.optima("cifar10")] == [6111, 13714]   # a real tie
+    assert [e.index for e in nb201.optima("cifar100")] == [9930]
     assert r2(nb201.optimum("cifar10", "valid").cifar10_valid) == 91.61
     assert r2(nb201.optimum("cifar100").cifar100_test) == 73.51
     assert r2(nb201.optimum("imagenet16-120").imagenet16_test) == 47.31
