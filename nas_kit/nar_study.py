@@ -242,6 +242,33 @@ def tau_table(record: Mapping[str, Any]) -> dict[str, dict[int, list[float]]]:
     return out
 
 
+def ranking_verdicts(record: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """NAR's ranking claim, decided per training-set size: {size: {"nar": mean τ, "rival":
+    the other ranker with the best mean τ, "rival_tau": its mean, "wins": seeds in which NAR's
+    τ beats the rival's, "seeds": seeds, "verdict": one line}}. A lead on the mean that not
+    every seed shows is reported as such, not as a win: with three seeds, a mean can move
+    by more than the gap between two rankers."""
+    taus = tau_table(record)
+    out: dict[int, dict[str, Any]] = {}
+    for n in sorted(taus["NAR"]):
+        nar_taus = np.asarray(taus["NAR"][n])
+        rival = max((name for name in RANKERS if name != "NAR"), key=lambda k: np.mean(taus[k][n]))
+        rival_taus = np.asarray(taus[rival][n])
+        nar_mean, rival_mean = float(nar_taus.mean()), float(rival_taus.mean())
+        wins, seeds = int((nar_taus > rival_taus).sum()), len(nar_taus)
+        if nar_mean <= rival_mean:
+            verdict = f"not reproduced: {rival} {rival_mean:.3f} >= NAR {nar_mean:.3f}"
+        elif wins == seeds:
+            verdict = (f"NAR ahead in every seed ({wins}/{seeds}): {nar_mean:.3f} vs "
+                       f"{rival} {rival_mean:.3f}")
+        else:
+            verdict = (f"NAR ahead on the mean ({nar_mean:.3f} vs {rival} {rival_mean:.3f}) but "
+                       f"in only {wins} of {seeds} seeds: not a clear win")
+        out[n] = {"nar": nar_mean, "rival": rival, "rival_tau": rival_mean, "wins": wins,
+                  "seeds": seeds, "verdict": verdict}
+    return out
+
+
 def search_curves(record: Mapping[str, Any], dataset: str = "cifar10") -> dict[str, np.ndarray]:
     """{searcher: (seeds, queries) best-so-far test accuracy on ``dataset``}."""
     if dataset not in nb201.DATASETS:

@@ -34,7 +34,7 @@ from importlib import resources
 from .genotypes import NB201Genotype, parse_nb201_genotype
 
 __all__ = ["DATASETS", "SPLITS", "ALL_SKIP", "ATTRIBUTION", "NB201Entry", "lookup", "index_of", "arch_of",
-           "accuracy", "optimum", "table", "rank", "N_CELLS"]
+           "accuracy", "optimum", "optima", "table", "rank", "N_CELLS"]
 
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 SPLITS = ("test", "valid")

@@ -85,6 +85,25 @@ def test_a_search_that_queried_the_tied_cifar10_optimum_counts_as_a_hit(study):
     assert all(hits[name]["cifar10"]["queried"] == 1 for name in nar_study.SEARCHERS)
 
 
+def _taus_record(rows):
+    """A study record holding only τ: rows of (size, seed, NAR, MSE, pairwise)."""
+    return {"units": [{"size": n, "seed": s, "tau": dict(zip(nar_study.RANKERS, t))}
+                      for n, s, *t in rows]}
+
+
+def test_ranking_verdicts_tell_a_clear_win_from_a_lead_on_the_mean():
+    record = _taus_record([
+        (100, 0, 0.571, 0.40, 0.557), (100, 1, 0.549, 0.41, 0.520), (100, 2, 0.515, 0.39, 0.523),
+        (300, 0, 0.60, 0.50, 0.55), (300, 1, 0.61, 0.52, 0.56), (300, 2, 0.62, 0.51, 0.57),
+        (1000, 0, 0.60, 0.70, 0.65), (1000, 1, 0.62, 0.69, 0.66), (1000, 2, 0.64, 0.71, 0.64)])
+    v = nar_study.ranking_verdicts(record)
+    assert (v[100]["rival"], v[100]["wins"], v[100]["seeds"]) == ("pairwise ranker", 2, 3)
+    assert "not a clear win" in v[100]["verdict"] and "2 of 3" in v[100]["verdict"]
+    assert v[300]["wins"] == 3 and v[300]["verdict"].startswith("NAR ahead in every seed (3/3)")
+    assert v[1000]["rival"] == "MSE regressor" and v[1000]["verdict"].startswith("not reproduced")
+    assert v[1000]["rival_tau"] == pytest.approx(0.70) and v[1000]["nar"] == pytest.approx(0.62)
+
+
 def test_resume_extends_seeds_without_repeating_units(study, tmp_path, monkeypatch):
     out, config, _ = study
     copy = tmp_path / "study.json"
