@@ -58,8 +58,8 @@ if importlib.util.find_spec("nas_kit") is None:
 #
 # This chapter shows, at your profile:
 #
-# 1. patchify, mask and recover: images as the network sees them, and as the decoder
-#    restores them;
+# 1. patchify, mask and recover: images as the network sees them, and the decoder's
+#    attempt to recover the masked patches;
 # 2. the self-balanced loss over the search: CE, reconstruction, and the weight the
 #    reconstruction gradient effectively gets;
 # 3. skip connections against the mask ratio and the patch size, and the control that
@@ -84,14 +84,19 @@ print(f"dataset: {dataset}")
 # ## What the paper reports
 #
 # * NAS-Bench-201 (searched on CIFAR-10): test accuracy **94.30 %** (CIFAR-10), **73.16 %**
-#   (CIFAR-100), **46.34 %** (ImageNet16-120), as listed for arXiv 2211.10105 on public
-#   leaderboards; standard deviations and seeds were not available to us.
-# * Skip connections in the normal cells of the genotypes released with the authors' code
-#   (first-order, CIFAR-10, seeds 2, 5555, 7777, 9999): DARTS 4, 3, 2, 2; with masking
-#   r = 0.8, p = 4: 0, 1, 2, 2; r = 0.9: 0, 0, 1, 0; p = 8: 0, 0, 0, 0. The released
-#   "masked input, classification only" control also has 0, 0, 0, 0, so part of the
-#   effect may come from corrupting the input rather than from recovering it: section 3
-#   separates the two.
+#   (CIFAR-100), **46.34 %** (ImageNet16-120), as listed for arXiv 2211.10105 by secondary
+#   sources (the PapersWithCode and HyperAI leaderboards); we could not read the paper's
+#   table, and standard deviations and seeds were not available to us.
+#
+# Not the paper's numbers, but its code's: our count of skip connections in the normal
+# cells of `genotypes.py` in the repository `AlbertiPot/Semantic-DARTS` at commit d525eed
+# (first-order, CIFAR-10, seeds 2, 5555, 7777, 9999). That this repository is the paper's
+# code is our inference (same author, the same masking method; its README does not name
+# the paper). DARTS 4, 3, 2, 2; with masking r = 0.8, p = 4: 0, 1, 2, 2; r = 0.9, p = 4:
+# 0, 0, 1, 0; r = 0.8, p = 8: 0, 0, 0, 0. The released "masked input, classification
+# only" control also has 0, 0, 0, 0, so part of the effect may come from corrupting the
+# input rather than from recovering it; section 3 runs the same control (one seed, at your
+# profile).
 
 # %% [markdown]
 # ## 1. Patchify, mask, recover
@@ -184,13 +189,29 @@ ax.set_title(f"NAS-Bench-201, one seed, {profile.name} profile (your runs)", fon
 fig.tight_layout()
 
 # %% [markdown]
+# **Reading the outputs stored with this book** (one execution at the `colab` profile on a
+# CPU, one seed; the chapter's first output line names it). Check each point against your
+# own printout:
+#
+# - the trend of the released genotypes does not show: the lowest mask ratio kept *more*
+#   skips than plain DARTS, and the "masked, CE only" control kept more skips than
+#   α-DARTS at the same r and p;
+# - a skip count alone flatters high mask ratios: where the skips went, `none` edges (no
+#   connection) mostly took their place, and those cells score lower on the benchmark
+#   (compare the cell strings and accuracies above).
+#
+# With one seed and a few epochs this neither confirms nor refutes the released
+# genotypes' trend (exercise 2 adds seeds).
+
+# %% [markdown]
 # ## 4. Stored records: the paper's budget, run on a GPU
 #
 # The sections above ran at your profile's budget. The stored records are paper-budget
 # searches made with `nas_kit` on a GPU by `benchmarks/make_records.py`:
 # α-DARTS (MIM) in both spaces (NAS-Bench-201: seeds 0–2), its mask-ratio × patch-size
 # sweep in NAS-Bench-201 (`mim-darts-mask<r>p<p>`) and the masked-input, CE-only control
-# (`mim-darts-maskedce`), each 50 epochs on CIFAR-10.
+# (`mim-darts-maskedce`), each planned for 50 epochs on the CIFAR-10 copy (JPEG
+# re-encoded).
 # Chapter 2's first-order DARTS records are shown with them as the baseline.
 # `nas_kit.stored` loads them from `book/records/` and checks each file's checksum; the
 # output says which records this copy of the book holds and which are not made yet, and
@@ -214,8 +235,9 @@ if found.records:
 # | masked input with CE only | 0 skips in all four released searches | section 3, the control | `mim-darts-maskedce-nb201-s0` |
 #
 # The "your runs" column comes from the runs you just made, at the profile printed at the
-# top (in the `smoke` profile it means nothing). Only the stored records of section 4
-# are paper-budget measurements; its output lists those this copy of the book lacks.
+# top (in the `smoke` profile it means nothing). Only complete stored records in section 4
+# are paper-budget measurements; its output says which are partial and which this copy of
+# the book lacks.
 #
 # ## Exercises
 #
@@ -227,8 +249,9 @@ if found.records:
 #    variation?
 # 3. The masked value is 1.0 in normalised units (a light grey). Try `mask_value=0.0`
 #    (the dataset mean). Does the colour of the mask matter?
-# 4. Compare the "masked, CE only" control with α-DARTS at the same r and p. If both avoid
-#    skips, what does that say about *why* α-DARTS works?
+# 4. Compare the "masked, CE only" control with α-DARTS at the same r and p, over several
+#    seeds (exercise 2). Does the control avoid skips as often as α-DARTS? If it does, what
+#    does that say about *why* α-DARTS works?
 #
 # ## References
 #
