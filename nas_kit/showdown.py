@@ -483,7 +483,7 @@ def nb201_table(summaries: Sequence[NB201Summary],
                 paper: Mapping[str, PaperNB201] = PAPER_NB201) -> Table:
     """Ours (mean ± std over seeds) next to the paper's number, per dataset; search
     time; peak GPU memory; the benchmark optimum as the last row; sources as footnotes."""
-    header = ["method", "seeds", "skips (of 6)"]
+    header = ["method", "seeds", "α-steps per seed", "skips (of 6)"]
     for _, _, title in NB201_COLUMNS:
         header += [f"{title} ours", f"{title} paper"]
     header += ["search s, ours", "search s, paper", "peak GPU memory", "paper source"]
@@ -494,20 +494,24 @@ def nb201_table(summaries: Sequence[NB201Summary],
         if p is not None:
             notes.append(p.source)
             note = f"[{len(notes)}]"
-        row = [s.method, ", ".join(map(str, s.seeds)), format_mean_std(s.skips, 1)]
+        row = [s.method, ", ".join(map(str, s.seeds)),
+               ", ".join(map(str, s.alpha_steps)) if s.alpha_steps else "–",
+               format_mean_std(s.skips, 1)]
         for ds, _, _ in NB201_COLUMNS:
             row += [format_mean_std(s.accuracy[ds]), _format_paper(p.accuracy(ds)) if p else "n/r"]
         row += [_format_seconds(s.seconds) + (" †" if s.shared_gpu > 1 else ""),
                 f"{p.search_seconds:,.0f}" if p and p.search_seconds else "n/r",
                 _format_bytes(s.peak_bytes), note or "–"]
         rows.append(row)
-    best = ["benchmark optimum", "–", "–"]
+    best = ["benchmark optimum", "–", "–", "–"]
     for ds, field_, _ in NB201_COLUMNS:
         value = f"{getattr(nb201.optimum(ds), field_):.2f}"
         best += [value, value]
     rows.append(best + ["–", "–", "–", "NAS-Bench-201 table in nas_kit"])
     shared = max((s.shared_gpu for s in summaries), default=1)
-    return _table(header, rows, [f"[{i}] {n}" for i, n in enumerate(notes, 1)]
+    return _table(header, rows, ["α-steps: architecture updates each seed's search made "
+                                 "(a method's α stays frozen during its warm-up epochs)"]
+                  + [f"[{i}] {n}" for i, n in enumerate(notes, 1)]
                   + ([f"† searched while up to {shared} searches shared the GPU: the time is "
                       "not the search's alone"] if shared > 1 else []))
 
@@ -583,6 +587,7 @@ class DartsCell:
     dataset_provenance: str
     peak_bytes: int | None = None     # GPU high-water mark, None on CPU
     peak_recorded: bool = False       # False: the record predates the field
+    alpha_steps: int | None = None    # α-steps the search made (analysis.alpha_updates)
 
 
 def darts_cells(records: Sequence[Mapping[str, Any]]) -> list[DartsCell]:
@@ -601,7 +606,8 @@ def darts_cells(records: Sequence[Mapping[str, Any]]) -> list[DartsCell]:
                 peak, recorded = None, False
             out.append(DartsCell(method, r["seed"], str(g), g.skip_count("normal"),
                                  g.skip_count("reduce"), c, note, float(r["total_seconds"]),
-                                 r["profile"], r["dataset_provenance"], peak, recorded))
+                                 r["profile"], r["dataset_provenance"], peak, recorded,
+                                 alpha_updates(r)[-1] if r["history"] else 0))
     return out
 
 
@@ -613,10 +619,14 @@ def darts_table(cells: Sequence[DartsCell], trained: Mapping[Key, float] | None 
     short train-from-scratch accuracy (``trained``: ``(method, 'darts', seed)`` -> %),
     and the paper's full-protocol error, parameters and search cost."""
     methods = list(dict.fromkeys(c.method for c in cells))
-    header = ["method", "seeds", "normal-cell skips", "reduce-cell skips", "params M (ours)",
-              "M multiply-adds (ours)", "search s", "peak GPU memory", trained_label,
-              "paper error %", "paper params M", "paper M FLOPs", "paper search cost"]
+    header = ["method", "seeds", "α-steps per seed", "normal-cell skips", "reduce-cell skips",
+              "params M (ours)", "M multiply-adds (ours)", "search s", "peak GPU memory",
+              trained_label, "paper error %", "paper params M", "paper M FLOPs",
+              "paper search cost"]
     rows, notes = [], []
+    # A cell that builds no network (no operation kept) has no skips to speak of: "0"
+    # would read as "this method avoids skip connections".
+    skips = lambda c, kind: str(getattr(c, f"{kind}_skips")) if c.complexity is not None else "–"  # noqa: E731
     for m in methods:
         group = [c for c in cells if c.method == m]
         built = [c for c in group if c.complexity is not None]
@@ -630,8 +640,9 @@ def darts_table(cells: Sequence[DartsCell], trained: Mapping[Key, float] | None 
         if p is not None:
             notes.append(f"{m}: {p.source}")
         rows.append([m, ", ".join(str(c.seed) for c in group),
-                     ", ".join(str(c.normal_skips) for c in group),
-                     ", ".join(str(c.reduce_skips) for c in group),
+                     ", ".join("–" if c.alpha_steps is None else str(c.alpha_steps) for c in group),
+                     ", ".join(skips(c, "normal") for c in group),
+                     ", ".join(skips(c, "reduce") for c in group),
                      format_mean_std(params, 3) + suffix, format_mean_std(macs, 1) + suffix,
                      _format_seconds([c.seconds for c in group]),
                      _format_bytes([c.peak_bytes for c in group]
@@ -639,7 +650,10 @@ def darts_table(cells: Sequence[DartsCell], trained: Mapping[Key, float] | None 
                      format_mean_std(accs) if trained is not None else "–",
                      p.error if p else "n/r", (p.params_m or "n/r") if p else "n/r",
                      (p.flops_m or "n/r") if p else "n/r", p.search_cost if p else "n/r"])
-    return _table(header, rows, ["Paper sources: " + "; ".join(notes) + "."] if notes else [])
+    no_network = any(c.complexity is None for c in cells)
+    return _table(header, rows, (["–: the derived cell builds no network (no operation kept), "
+                                  "so it has no skips to count"] if no_network else [])
+                  + (["Paper sources: " + "; ".join(notes) + "."] if notes else []))
 
 
 def published_table(paper: Mapping[str, PaperDarts] = PAPER_DARTS) -> Table:
@@ -749,10 +763,13 @@ def plot_darts(cells: Sequence[DartsCell], *, published_methods: Mapping[str, Pa
     colors = {m: f"C{i}" for i, m in enumerate(METHODS)}
     for i, m in enumerate(methods):
         group = [c for c in cells if c.method == m]
-        ys = [c.normal_skips for c in group]
+        built = [c for c in group if c.complexity is not None]
+        ys = [c.normal_skips for c in built]
         xs = [i + 0.08 * (k - (len(ys) - 1) / 2) for k in range(len(ys))]
         ax_skip.scatter(xs, ys, color=colors.get(m, "k"), zorder=3)
-        built = [c for c in group if c.complexity is not None]
+        if len(built) < len(group):   # a cell without a network has no skips to plot
+            ax_skip.annotate(f"{len(group) - len(built)} without\na network", (i, 7.6),
+                             ha="center", va="top", fontsize=7, color=colors.get(m, "k"))
         ax_cost.scatter([c.complexity.macs_m for c in built], [c.complexity.params_m for c in built],
                         color=colors.get(m, "k"), label=f"{_method_name(m)} (ours)")
     ax_skip.set_xticks(range(len(methods)), [_method_name(m) for m in methods], rotation=35,

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import nas_kit
-from nas_kit import nb201, showdown
+from nas_kit import analysis, nb201, showdown
 from nas_kit.records import RecordError, save_record
 from tests.support import tiny_data
 
@@ -154,6 +154,9 @@ def test_nb201_table_sets_paper_numbers_and_optimum_beside_ours(nb201_record):
     lines = table.splitlines()
     darts_row = next(line for line in lines if line.startswith("| darts |"))
     assert f"| {best_c10():.2f} ± 0.00 | 54.30 ± 0.00 |" in darts_row
+    steps = analysis.alpha_updates(records[0])[-1]
+    assert steps > 0 and darts_row.startswith(f"| darts | 0, 1 | {steps}, {steps} |")
+    assert "α-steps: architecture updates each seed's search made" in table
     assert "| 10,890 |" in darts_row and "| n/a (CPU) |" in darts_row
     fair_row = next(line for line in lines if line.startswith("| fair-darts |"))
     assert fair_row.count("n/r") == 4     # three datasets + search time: Fair DARTS has no NB201 result
@@ -219,6 +222,14 @@ def test_darts_cells_count_the_protocol_network_and_report_empty_cells(darts_rec
     assert "| 3.349 |" in darts_row and "| 55.50 |" in darts_row and "| 3.00 |" in darts_row
     fair_row = next(line for line in table.splitlines() if line.startswith("| fair-darts |"))
     assert "(1 seed(s) without a network)" in fair_row
+    # no network: no skip count ("0" would read as "avoids skips"), and the footnote says why
+    assert fair_row.startswith(f"| fair-darts | 0 | {cells[1].alpha_steps} | – | – |")
+    assert "–: the derived cell builds no network" in table
+    assert cells[0].alpha_steps == analysis.alpha_updates(v2)[-1] > 0
+    assert f"| darts | 0 | {cells[0].alpha_steps} | 2 | 3 |" in darts_row
+    fig = showdown.plot_darts(cells)
+    assert len(fig.axes[0].collections[1].get_offsets()) == 0      # fair-darts: no dot at 0
+    assert "1 without" in " ".join(t.get_text() for t in fig.axes[0].texts)
     assert "| n/a (CPU) |" in darts_row
     on_gpu = showdown.darts_cells([with_peaks(v2, [0.75])])
     assert on_gpu[0].peak_bytes == round(0.75 * 2**30)
