@@ -159,7 +159,8 @@ PAPER_DARTS: dict[str, PaperDarts] = {
         "authors (issue #5); search cost from the PapersWithCode listing"),
     "pc-darts": PaperDarts(
         "PC_DARTS_cifar", "2.57 ± 0.07", "3.6", None, "0.1 GPU-days (GTX 1080Ti)",
-        "PC-DARTS README (yuhuixu1993/PC-DARTS)"),
+        "PC-DARTS README (yuhuixu1993/PC-DARTS) for 2.57 %, 3.6 M and the cost; the ± 0.07 "
+        "is over 4 trainings of the best cell (PC-DARTS issue #47)"),
     "rf-darts": PaperDarts(
         None, "not retrieved (ImageNet: 24.0 % top-1 error for a CIFAR-10-searched cell)",
         None, None, "not retrieved", "RF-DARTS abstract (CVPR 2023, arXiv 2208.08835)"),
