@@ -147,7 +147,8 @@ print(f"NAS-Bench-201 search network: {nb201_net.num_weights():,} weights (α ex
 print({name: tuple(a.shape) for name, a in nb201_net.arch.items()})
 
 # %% [markdown]
-# The best CIFAR-10 cell of NAS-Bench-201, drawn:
+# The best CIFAR-10 cell of NAS-Bench-201 (two cells tie for the best accuracy;
+# `nb201.optimum` returns the one with the lower index, `nb201.optima` lists both), drawn:
 
 # %%
 best = nb201.optimum("cifar10")
