@@ -185,9 +185,13 @@ def load_stored(name: str = STORED_NAME, root: str | os.PathLike = "records", *,
     state = "complete" if record["complete"] else f"partial: {len(record['units'])} of " \
         f"{len(units_of(record['config']))} units"
     env = record["env"]
+    # Records since 2026-11-29 name a CPU in full ("CPU (x86_64, 2 threads)"); older ones
+    # only its architecture, which needs the device type beside it.
+    name = env["device_name"]
+    device = name if name.startswith("CPU (") else f"{env['device']} ({name})"
     return record, (f"stored study {path} ('{record['config']['study']}' budget, {state}; "
-                    f"training seeds {seeds}; {record['total_seconds'] / 60:.1f} min on {env['device']} "
-                    f"({env['device_name']}), torch {env['torch']}, commit {str(env['git_commit'])[:7]})")
+                    f"training seeds {seeds}; {record['total_seconds'] / 60:.1f} min on {device}, "
+                    f"torch {env['torch']}, commit {str(env['git_commit'])[:7]})")
 
 
 def run_study(config: Mapping[str, Any], out: str | os.PathLike, *, resume: bool = False,

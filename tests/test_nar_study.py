@@ -177,6 +177,7 @@ def test_stored_study_is_found_and_set_aside_by_the_showdown(study, tmp_path):
     found, line = nar_study.load_stored("nar-study-x", root, fetch=False)
     assert {k: v for k, v in found.items() if k != "checksum"} == record
     assert "'smoke' budget, complete" in line and "training seeds [0]" in line
+    assert f"min on {record['env']['device_name']}, torch" in line    # "CPU (x86_64, n threads)" once
     collection = showdown.collect(root)          # chapter 6 reads the same folder
     assert collection.studies == [root / "nar-study-x.json"] and not collection.search
 
