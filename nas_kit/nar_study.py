@@ -355,8 +355,9 @@ def search_summary_table(record: Mapping[str, Any]):
         f"Best test accuracy among {cfg['queries']} queried cells (of a random pool of "
         f"{cfg['pool']:,} untried cells, ranked by each ranker trained on "
         f"{max(cfg['sizes']):,} cells; random search draws {cfg['queries']} cells), mean ± std "
-        f"over seeds; in brackets: seeds whose queries included the dataset's optimum, and seeds "
-        f"whose pool held it at all (the most a ranker could find). Every "
+        f"over seeds; in brackets: seeds whose queries included the dataset's optimum (any "
+        f"cell tied at the best accuracy), and seeds whose pool held it at all (the most a "
+        f"ranker could find). Every "
         f"ranker was trained on CIFAR-10 validation accuracy, so CIFAR-100 and ImageNet16-120 "
         f"are a transfer. The {max(cfg['sizes']):,} training cells are queries too."])
 
