@@ -178,8 +178,8 @@ def optima(dataset: str = "cifar10", split: str = "test") -> list[NB201Entry]:
     """Every cell with the best ``dataset``/``split`` accuracy, in index order. Ties are real:
     on CIFAR-10 test, cells 6111 and 13714 (different cells, not isomorphs) share 94.3733 %,
     so "found the optimum" must mean "found one of these"."""
-    best = getattr(optimum(dataset, split), _field(dataset, split))
     field = _field(dataset, split)
+    best = getattr(optimum(dataset, split), field)
     return [e for e in _load().entries if getattr(e, field) == best]
 
 

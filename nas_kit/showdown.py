@@ -625,9 +625,12 @@ def darts_table(cells: Sequence[DartsCell], trained: Mapping[Key, float] | None 
               trained_label, "paper error %", "paper params M", "paper M FLOPs",
               "paper search cost"]
     rows, notes = [], []
-    # A cell that builds no network (no operation kept) has no skips to speak of: "0"
-    # would read as "this method avoids skip connections".
-    skips = lambda c, kind: str(getattr(c, f"{kind}_skips")) if c.complexity is not None else "–"  # noqa: E731
+
+    def skips(c: DartsCell, kind: str) -> str:
+        # A cell that builds no network (no operation kept) has no skips to speak of: "0"
+        # would read as "this method avoids skip connections".
+        return str(getattr(c, f"{kind}_skips")) if c.complexity is not None else "–"
+
     for m in methods:
         group = [c for c in cells if c.method == m]
         built = [c for c in group if c.complexity is not None]
