@@ -25,6 +25,7 @@ Pieces (shapes: N architectures, d = ``d_model``):
   with ``predict_scores(cells) -> (N,)`` (higher = better); NAR adds ``predict_tiers``.
 * ``kendall_tau``, ``pairwise_ranking_loss``, ``noam_lr``.
 * ``search_with_ranker``, ``random_search``: best-so-far test accuracy per query.
+  NAR's own search phase (the tier-guided sampler) is ``nas_kit.nar_sampler``.
 
 Encoding
     Channel 0 is the 4x4 adjacency of the cell's DAG (node 0 = input, node 3 = output)
@@ -540,15 +541,41 @@ class _Ranker:
 
 
 class NARRanker(_Ranker):
-    """A trained NAR: ``model`` (NAR) and ``tier_embeddings`` (n_tiers, 31, d) of the last epoch."""
+    """A trained NAR: ``model`` (NAR) and ``tier_embeddings`` (n_tiers, 31, d) of the last epoch.
+
+    ``tier_counts`` (n_tiers,): how many architectures each embedding averages (the last
+    epoch's training cells per tier), so that a search can continue the running means
+    (``nas_kit.nar_sampler``); None where unknown.
+    """
     chunk = 256     # the decoder runs n_tiers times per architecture
 
-    def __init__(self, model: NAR, tier_embeddings: torch.Tensor, **kw):
+    def __init__(self, model: NAR, tier_embeddings: torch.Tensor, tier_counts: torch.Tensor | None = None,
+                 **kw):
         super().__init__(model, **kw)
         self.tier_embeddings = tier_embeddings
+        self.tier_counts = tier_counts
 
     def _scores_of(self, x):
         return self.model.score(self.model.tokens(x))
+
+    @torch.no_grad()
+    def predict(self, cells, tier_embeddings: torch.Tensor | None = None):
+        """(tier probabilities (N, n_tiers), scores (N,), encoder features (N, 31, d) on the
+        CPU) of ``cells`` in one pass, with ``tier_embeddings`` (default: the trained ones)."""
+        x = encode_many(cells)
+        self.model.eval()
+        emb = (self.tier_embeddings if tier_embeddings is None else tier_embeddings).to(self.device)
+        probs, scores, feats = [], [], []
+        for i in range(0, x.shape[0], self.chunk):
+            tokens = self.model.tokens(x[i:i + self.chunk].to(self.device))
+            probs.append(torch.softmax(self.model.tier_logits(tokens, emb), 1).cpu())
+            scores.append(self.model.score(tokens).cpu())
+            feats.append(tokens.cpu())
+        if not probs:
+            return (np.zeros((0, self.model.n_tiers)), np.zeros(0),
+                    torch.zeros(0, self.model.n_tokens, self.model.d_model))
+        return (torch.cat(probs).numpy().astype(np.float64), torch.cat(scores).numpy().astype(np.float64),
+                torch.cat(feats))
 
     @torch.no_grad()
     def predict_tier_probs(self, cells) -> np.ndarray:
@@ -669,7 +696,7 @@ def train_nar(train_cells, train_acc, *, epochs: int = 55, batch_size: int = 128
                                 "rank": sums["rank"] / n, "tier_acc": sums["correct"] / n,
                                 "lr": opt.param_groups[0]["lr"]})
                 bar.update(1)
-    return NARRanker(model.eval(), bank.means().clone(), device=device, history=history,
+    return NARRanker(model.eval(), bank.means().clone(), bank.counts.clone(), device=device, history=history,
                      dataset=dataset, target_split=target_split, seed=seed)
 
 
