@@ -189,14 +189,15 @@ fig.tight_layout()
 #
 # NAR's own search (`nas_kit.nar_sampler`, written from the released code's NB201 sampler)
 # runs 50 iterations of 128 cells. In each, half the batch is drawn uniformly; the other
-# half is drawn from what the **top tier** looks like: a FLOPs and a parameter budget
-# drawn from the top tier's histograms (5 bins), and each of the six edge operations drawn
-# from the top tier's operation frequencies, redrawn until the cell fits both budgets.
-# Each of the three is drawn from the top tier only when its histogram differs enough from
-# those of tiers 4 and 5 (a KL test); otherwise uniformly. NAR then predicts every cell's
-# tier, the 5 best-scored new cells it puts in tier 0 are queried, and the batch, split by
-# *predicted* tier, updates both the histograms and the tier embeddings for the next
-# iteration.
+# half is drawn from what the **top tier** of the training cells looks like (histograms of
+# one training batch of 128 cells by true tier, a different batch every few iterations): a
+# FLOPs and a parameter budget drawn from the top tier's histograms (5 bins), and each of
+# the six edge operations drawn from the top tier's operation frequencies, redrawn until
+# the cell fits both budgets. Each of the three is drawn from the top tier only when its
+# histogram differs enough from those of tiers 4 and 5 (a KL test); otherwise uniformly.
+# NAR then predicts every cell's tier and the 5 best-scored new cells it puts in tier 0
+# are queried. The tier embeddings start empty and become the running mean of the sampled
+# cells' features under their *predicted* tiers, as in the released code.
 #
 # The released NAS-Bench-201 configuration switches the guidance off (`force_uniform:
 # True`), so we run both: the tier-guided sampler the paper describes and the uniform one

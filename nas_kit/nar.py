@@ -541,19 +541,12 @@ class _Ranker:
 
 
 class NARRanker(_Ranker):
-    """A trained NAR: ``model`` (NAR) and ``tier_embeddings`` (n_tiers, 31, d) of the last epoch.
-
-    ``tier_counts`` (n_tiers,): how many architectures each embedding averages (the last
-    epoch's training cells per tier), so that a search can continue the running means
-    (``nas_kit.nar_sampler``); None where unknown.
-    """
+    """A trained NAR: ``model`` (NAR) and ``tier_embeddings`` (n_tiers, 31, d) of the last epoch."""
     chunk = 256     # the decoder runs n_tiers times per architecture
 
-    def __init__(self, model: NAR, tier_embeddings: torch.Tensor, tier_counts: torch.Tensor | None = None,
-                 **kw):
+    def __init__(self, model: NAR, tier_embeddings: torch.Tensor, **kw):
         super().__init__(model, **kw)
         self.tier_embeddings = tier_embeddings
-        self.tier_counts = tier_counts
 
     def _scores_of(self, x):
         return self.model.score(self.model.tokens(x))
@@ -696,7 +689,7 @@ def train_nar(train_cells, train_acc, *, epochs: int = 55, batch_size: int = 128
                                 "rank": sums["rank"] / n, "tier_acc": sums["correct"] / n,
                                 "lr": opt.param_groups[0]["lr"]})
                 bar.update(1)
-    return NARRanker(model.eval(), bank.means().clone(), bank.counts.clone(), device=device, history=history,
+    return NARRanker(model.eval(), bank.means().clone(), device=device, history=history,
                      dataset=dataset, target_split=target_split, seed=seed)
 
 

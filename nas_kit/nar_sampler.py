@@ -2,19 +2,21 @@
 
 After training, NAR searches by *sampling*, not by ranking a fixed pool. Each iteration:
 
-1. From per-tier histograms of the previous batch (FLOPs, parameters, operation counts),
-   decide for each of the three whether the top tier's histogram differs enough from the
-   low tiers' (a KL test, below). Where it does, draw from the top tier's histogram; where
-   it does not, draw uniformly.
+1. Take the per-tier histograms (FLOPs, parameters, operation counts) of one *training*
+   batch, split by true tier (the training batches are shuffled and each serves
+   ceil(iterations / batches) iterations), and decide for each of the three whether the
+   top tier's histogram differs enough from the low tiers' (a KL test, below). Where it
+   does, draw from the top tier's histogram; where it does not, draw uniformly.
 2. Draw half a batch of cells (``noisy`` = 0.5 of it uniformly from the whole benchmark):
    a FLOPs budget and a parameter budget (one bin's upper edge, reused for ``reuse``
    draws), then up to ``max_trials`` + 1 random cells whose six edge ops are drawn from the
    op distribution, keeping the first within both budgets (else the last one drawn).
 3. NAR predicts each cell's tier and score; the ``top_k`` best-scored cells predicted tier
    0 are queried in the benchmark.
-4. The batch's encoder features update the tier embeddings (running means, continued from
-   training) under the *predicted* tiers, and the batch's histograms, split by predicted
-   tier, become the next iteration's statistics.
+4. The batch's encoder features update the tier embeddings under the *predicted* tiers:
+   the search starts from empty (zero) embeddings and keeps a running mean over all
+   sampled batches, as the released code does (``update_tiers=False`` instead keeps the
+   embeddings of the last training epoch, frozen).
 
 Specification: ``shared/research/rf_mim_nar.md`` C.2-C.3 and the released code
 (AlbertiPot/nar: ``sampler/arch_sampler201.py``, ``sampler/prob_calculate.py``,
@@ -32,8 +34,9 @@ Where this differs from the released code, and why:
 * Costs are those of the benchmark network's 15 cells (``nar.cell_costs``), without the
   stem, reductions and classifier, which add the same amount to every cell; budgets are
   compared in the released units (MFLOPs and thousands of parameters, rounded up).
-* The first iteration's statistics come from all training cells by their true tier (the
-  released code keeps the last training batch's).
+* The training batches are cut from the training cells in a seeded random order (the
+  released code keeps those of its best training epoch); a last partial batch is dropped
+  (``drop_last``) unless it is the only one.
 * Queries: the ``top_k`` best-scored predicted-tier-0 cells that are *new* (not training
   cells, not queried before), fewer if fewer are predicted tier 0; the released code
   reports the best of the top 1 / top 5 of each batch and skips a batch with fewer than 5.
@@ -54,7 +57,7 @@ from .nar import (NARRanker, SearchCurve, TierBank, _as_indices, _column, _index
                   random_search, target_split, tiers_from_accuracy)
 
 __all__ = ["SamplerConfig", "cell_budget_units", "cells_from_ops", "TierStats", "tier_statistics",
-           "released_kl", "top_tier_distribution", "draw_guided", "sampler_search", "SEARCHERS",
+           "released_kl", "top_tier_distribution", "draw_guided", "training_batch_statistics", "sampler_search", "SEARCHERS",
            "compare_samplers", "summary_table"]
 
 N_OPS = len(NB201_PRIMITIVES)
@@ -73,7 +76,8 @@ class SamplerConfig:
     must hold at least this share of a histogram's counts to be used; low_tiers: the tiers
     (0 = best) the top tier is compared with (the released ``last_tier: 4`` -> tiers 4, 5
     counted from 1); force_uniform: draw budgets and ops uniformly (the released NB201
-    config); update_tiers: update the tier embeddings with the predicted tiers.
+    config); update_tiers: tier embeddings from the sampled cells' predicted tiers, starting
+    empty (released), else the trained ones, frozen.
     """
     iterations: int = 50
     batch_size: int = 128
@@ -239,43 +243,51 @@ def draw_guided(n: int, stats: TierStats, config: SamplerConfig, rng: np.random.
 # --------------------------------------------------------------------------- search
 
 
+def training_batch_statistics(train_cells, train_tiers, *, batch_size: int, bins: int, n_tiers: int,
+                              rng: np.random.Generator) -> list[TierStats]:
+    """Per-batch histograms of the training cells by true tier, batches of ``batch_size``
+    in a random order (a last partial batch dropped unless it is the only one)."""
+    order = rng.permutation(len(train_cells))
+    starts = range(0, max(len(order) - batch_size, 0) + 1, batch_size)
+    return [tier_statistics(train_cells[order[i:i + batch_size]], train_tiers[order[i:i + batch_size]],
+                            n_tiers=n_tiers, bins=bins) for i in starts]
+
+
 def sampler_search(ranker: NARRanker, train_cells, train_acc, *, dataset: str = "cifar10",
                    seed: int = 0, config: SamplerConfig | None = None, **overrides) -> SearchCurve:
     """Search with NAR's sampler; returns the best-so-far test accuracy per query.
 
-    ranker: a trained ``NARRanker``; train_cells / train_acc: what it was trained on (the
-    first statistics, and cells never queried again). ``config`` (default
-    ``SamplerConfig()``) with fields overridden by keyword, e.g. ``force_uniform=True``.
-    The curve's ``queried`` holds the queried benchmark indices in order (at most
-    iterations x top_k) and ``log`` one dict per iteration: which of FLOPs / params / ops
-    were drawn from the top tier, how many cells were predicted tier 0, queries so far.
+    ranker: a trained ``NARRanker``; train_cells / train_acc: what it was trained on (their
+    per-batch histograms guide the sampler; they are never queried again). ``config``
+    (default ``SamplerConfig()``) with fields overridden by keyword, e.g.
+    ``force_uniform=True``. The curve's ``queried`` holds the queried benchmark indices in
+    order (at most iterations x top_k) and ``log`` one dict per iteration: which of FLOPs /
+    params / ops were drawn from the top tier, how many cells were predicted tier 0,
+    queries so far.
     """
     if not isinstance(ranker, NARRanker):
         raise TypeError(f"sampler_search needs a NARRanker (it uses tiers), got {type(ranker).__name__}")
     config = dataclasses.replace(config or SamplerConfig(), **overrides)
     target_split(dataset)
     train_idx = _as_indices(train_cells)
-    train_tiers = tiers_from_accuracy(train_acc, ranker.model.n_tiers)
+    n_tiers = ranker.model.n_tiers
+    train_tiers = tiers_from_accuracy(train_acc, n_tiers)
     if train_tiers.shape[0] != train_idx.shape[0]:
         raise ValueError(f"{train_idx.shape[0]} training cells but {train_tiers.shape[0]} accuracies")
-    n_tiers = ranker.model.n_tiers
-    stats = tier_statistics(train_idx, train_tiers, n_tiers=n_tiers, bins=config.bins)
-    counts = ranker.tier_counts
-    if counts is None:
-        counts = torch.from_numpy(np.bincount(train_tiers, minlength=n_tiers)).float()
+    rng = np.random.default_rng(seed)
+    batches = training_batch_statistics(train_idx, train_tiers, batch_size=config.batch_size,
+                                        bins=config.bins, n_tiers=n_tiers, rng=rng)
+    reuse_stats = math.ceil(config.iterations / len(batches))
     bank = TierBank(n_tiers, ranker.model.n_tokens, ranker.model.d_model)
-    bank.sums.copy_(ranker.tier_embeddings.cpu() * counts.cpu()[:, None, None])
-    bank.counts.copy_(counts.cpu())
     known = set(train_idx.tolist())
     queried: list[int] = []
     log = []
-    rng = np.random.default_rng(seed)
     n_guided = int(config.batch_size * (1 - config.noisy))
     for it in range(config.iterations):
-        guided, used = draw_guided(n_guided, stats, config, rng)
+        guided, used = draw_guided(n_guided, batches[it // reuse_stats], config, rng)
         batch = np.concatenate([guided, rng.integers(0, nb201.N_CELLS, config.batch_size - n_guided)])
         rng.shuffle(batch)
-        probs, scores, feats = ranker.predict(batch, bank.means())
+        probs, scores, feats = ranker.predict(batch, bank.means() if config.update_tiers else None)
         pred = probs.argmax(1)
         top = np.flatnonzero(pred == 0)
         new = 0
@@ -289,7 +301,6 @@ def sampler_search(ranker: NARRanker, train_cells, train_acc, *, dataset: str = 
                 new += 1
         if config.update_tiers:
             bank.update(feats, torch.from_numpy(pred))
-        stats = tier_statistics(batch, pred, n_tiers=n_tiers, bins=config.bins)
         log.append({"iteration": it + 1, **{f"guided_{k}": v for k, v in used.items()},
                     "predicted_tier0": int(top.size), "queries": len(queried)})
     queried_arr = np.asarray(queried, dtype=np.int64)
