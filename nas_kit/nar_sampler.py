@@ -25,15 +25,26 @@ NB201 config (``SamplerConfig``). Note that the released NB201 config sets
 ``force_uniform: True``, i.e. steps 1-2 draw uniformly there; ``force_uniform=False`` is
 the tier-guided sampler the paper describes (active in the released NB101 config).
 
+The KL test is the released one, unusual enough to spell out: KL(softmax(top counts) ||
+softmax(low counts)) divided by the number of bins, on *raw counts* (not normalised
+histograms), against each of tiers 4 and 5. For the op counts (about 150 per tier and
+batch) the softmaxes are nearly one-hot, so there the test in effect asks whether the top
+tier's most common op differs from each low tier's; the FLOPs and parameter histograms
+hold single-digit counts per bin, where it is a graded test.
+
 Where this differs from the released code, and why:
 
-* The KL test is the released one: KL(softmax(top counts) || softmax(low counts)) divided
-  by the number of bins, on *raw counts* (not normalised histograms). On counts of tens
-  to hundreds the softmaxes are nearly one-hot, so in effect the test asks whether the top
-  tier's most common bin differs from each low tier's (tiers 4 and 5).
-* Costs are those of the benchmark network's 15 cells (``nar.cell_costs``), without the
-  stem, reductions and classifier, which add the same amount to every cell; budgets are
-  compared in the released units (MFLOPs and thousands of parameters, rounded up).
+* Costs are those of the CIFAR network's 15 cells at 32 x 32 (``nar.cell_costs``),
+  without the stem, reductions and classifier, which add the same amount to every cell
+  (bin edges can move by less than one unit through the rounding); budgets are compared
+  in the released units (MFLOPs and thousands of parameters, rounded up). The released
+  code takes the costs of its ``network_type`` (its NB201 config names ImageNet16-120,
+  16 x 16 inputs).
+* The top tier is tier 1 only (the released ``top_tier: 1``; larger values, which would
+  let it fall back to tier 2, are not offered). A batch whose values are all equal gets
+  bins one unit wide (the released code would divide by zero).
+* The ranker is the one ``nar.train_nar`` returns (the last epoch); the released search
+  loads the checkpoint with the best validation tier accuracy.
 * The training batches are cut from the training cells in a seeded random order (the
   released code keeps those of its best training epoch); a last partial batch is dropped
   (``drop_last``) unless it is the only one.
@@ -108,7 +119,8 @@ class SamplerConfig:
         for name in ("kl_flops", "kl_params", "kl_ops"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"SamplerConfig.{name} must be >= 0, got {getattr(self, name)!r}")
-        if not self.low_tiers or any(not 1 <= t for t in self.low_tiers):
+        if not self.low_tiers or any(isinstance(t, bool) or not isinstance(t, int) or t < 1
+                                     for t in self.low_tiers):
             raise ValueError(f"SamplerConfig.low_tiers must name tiers >= 1 (0 is the top tier), "
                              f"got {self.low_tiers!r}")
 
@@ -271,6 +283,9 @@ def sampler_search(ranker: NARRanker, train_cells, train_acc, *, dataset: str = 
     target_split(dataset)
     train_idx = _as_indices(train_cells)
     n_tiers = ranker.model.n_tiers
+    if max(config.low_tiers) >= n_tiers:
+        raise ValueError(f"low_tiers {config.low_tiers} name tiers beyond this ranker's {n_tiers} "
+                         f"(valid: 1..{n_tiers - 1})")
     train_tiers = tiers_from_accuracy(train_acc, n_tiers)
     if train_tiers.shape[0] != train_idx.shape[0]:
         raise ValueError(f"{train_idx.shape[0]} training cells but {train_tiers.shape[0]} accuracies")

@@ -64,6 +64,8 @@ def test_released_kl_on_raw_counts():
     assert ns.released_kl([5, 3, 1], [5, 3, 1]) == pytest.approx(0.0, abs=1e-12)
     # one-hot softmaxes in different bins: KL = 100 (the count gap), / 5 bins
     assert ns.released_kl([100, 0, 0, 0, 0], [0, 100, 0, 0, 0]) == pytest.approx(20.0, rel=1e-6)
+    # the direction: KL(top || low) = 0.14435, the reverse would be 0.15809
+    assert ns.released_kl([2, 0, 0], [0, 0, 0]) == pytest.approx(0.14435, abs=1e-5)
 
 
 def test_top_tier_distribution_needs_a_different_mode_and_enough_counts():
@@ -73,6 +75,9 @@ def test_top_tier_distribution_needs_a_different_mode_and_enough_counts():
     same_mode[4] = [10, 0, 0]
     assert ns.top_tier_distribution(same_mode, 0.5) is None
     assert ns.top_tier_distribution(counts, 0.5, batch_factor=0.3) is None    # 10 of 50 counts
+    middle_same = counts.copy()
+    middle_same[1] = middle_same[2] = [10, 0, 0]     # only tiers 4 and 5 are compared
+    assert np.allclose(ns.top_tier_distribution(middle_same, 0.5), [1, 0, 0])
 
 
 def _contrast_stats():
@@ -107,6 +112,27 @@ class _Oracle(nar.NARRanker):
         probs = np.zeros((acc.size, 5))
         probs[np.arange(acc.size), np.where(acc >= 93, 0, 4)] = 1
         return probs, acc, torch.zeros(acc.size, self.model.n_tokens, self.model.d_model)
+
+
+class _Spy(_Oracle):
+    """The oracle's tiers and scores, features = cell index mod 7; records every call."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.calls = []
+
+    def predict(self, cells, tier_embeddings=None):
+        probs, acc, _ = super().predict(cells, tier_embeddings)
+        feats = torch.from_numpy(np.asarray(cells) % 7).float()[:, None, None].expand(
+            -1, self.model.n_tokens, self.model.d_model).clone()
+        self.calls.append((np.asarray(cells).copy(), None if tier_embeddings is None else tier_embeddings.clone()))
+        return probs, acc, feats
+
+
+def _spy():
+    model = nar.NAR(**TINY)
+    return _Spy(model, torch.full((5, model.n_tokens, model.d_model), 3.0),
+                device="cpu", history=[], dataset="cifar10", target_split="valid", seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -185,14 +211,20 @@ def test_training_batches_drop_a_partial_batch_unless_it_is_the_only_one():
     assert len(few) == 1 and few[0].flops.sum() == 100
 
 
-def test_search_is_guided_by_the_training_cells_tiers(train):
-    """Training cells whose best tier has no convolutions: every iteration draws ops from it."""
+def _contrast_training_set():
+    """120 training cells whose best 40 have no convolutions, the rest >= 4 convs 3x3."""
     _, light = _contrast_stats()
     ops = nar.cell_op_indices(np.arange(nb201.N_CELLS))
     heavy = np.flatnonzero((ops == NB201_PRIMITIVES.index("nor_conv_3x3")).sum(1) >= 4)
     rng = np.random.default_rng(0)
     cells = np.concatenate([rng.choice(light, 40, replace=False), rng.choice(heavy, 80, replace=False)])
     acc = np.concatenate([np.full(40, 90.0), np.full(80, 50.0)]) + rng.uniform(0, 1, 120)
+    return cells, acc, light
+
+
+def test_search_is_guided_by_the_training_cells_tiers():
+    """Training cells whose best tier has no convolutions: every iteration draws ops from it."""
+    cells, acc, _ = _contrast_training_set()
     model = nar.NAR(**TINY)
     oracle = _Oracle(model, torch.zeros(5, model.n_tokens, model.d_model),
                      device="cpu", history=[], dataset="cifar10", target_split="valid", seed=0)
@@ -200,3 +232,40 @@ def test_search_is_guided_by_the_training_cells_tiers(train):
     assert all(entry["guided_ops"] for entry in curve.log)
     uniform = ns.sampler_search(oracle, cells, acc, seed=0, iterations=4, force_uniform=True)
     assert not any(entry["guided_ops"] for entry in uniform.log)
+
+
+def test_tier_embeddings_start_empty_and_follow_predicted_tiers(train):
+    cells, y = train
+    spy = _spy()
+    curve = ns.sampler_search(spy, cells, y, seed=2, iterations=3, top_k=4)
+    (first, emb1), (second, emb2), _ = spy.calls
+    assert torch.count_nonzero(emb1) == 0
+    top = nar.accuracies(first, "cifar10", "test") >= 93
+    assert torch.allclose(emb2[0], torch.tensor(float((first[top] % 7).mean())).expand_as(emb2[0]))
+    assert torch.allclose(emb2[4], torch.tensor(float((first[~top] % 7).mean())).expand_as(emb2[4]))
+    assert torch.count_nonzero(emb2[1:4]) == 0
+    # iteration 1 queries the 4 most accurate new cells predicted tier 0, best first
+    acc = nar.accuracies(first, "cifar10", "test")
+    fresh = [(a, c) for a, c in zip(acc, first) if a >= 93 and c not in set(cells.tolist())]
+    expected = []
+    for a, c in sorted(fresh, key=lambda t: -t[0]):
+        if c not in expected and len(expected) < 4:
+            expected.append(c)
+    n1 = curve.log[0]["queries"]
+    assert curve.queried[:n1].tolist() == expected
+    frozen = _spy()
+    ns.sampler_search(frozen, cells, y, seed=2, iterations=2, update_tiers=False)
+    assert all(emb is None for _, emb in frozen.calls)     # None = the trained embeddings
+
+
+def test_noisy_share_of_each_batch_is_uniform():
+    cells, acc, light = _contrast_training_set()
+    spy = _spy()
+    ns.sampler_search(spy, cells, acc, seed=0, iterations=2, batch_size=40, noisy=0.25)
+    assert [len(c) for c, _ in spy.calls] == [40, 40]
+    assert all(np.isin(c, light).sum() >= 30 for c, _ in spy.calls)    # the 30 guided draws
+    spy = _spy()
+    ns.sampler_search(spy, cells, acc, seed=0, iterations=2, batch_size=40, noisy=1.0)
+    assert all(np.isin(c, light).sum() < 15 for c, _ in spy.calls)     # ~5 % of cells are light
+    with pytest.raises(ValueError, match="low_tiers"):
+        ns.sampler_search(spy, cells, acc, low_tiers=(5,))
