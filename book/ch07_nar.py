@@ -204,8 +204,8 @@ fig.tight_layout()
 # The released NAS-Bench-201 configuration switches the guidance off (`force_uniform:
 # True`), so we run both: the tier-guided sampler the paper describes and the uniform one
 # the released configuration uses (its budgets are still bin edges of the training batch,
-# drawn uniformly, and still enforced, so its "uniform" half leans towards cheaper cells
-# than the benchmark's average), with the NAR trained on the largest training set
+# drawn uniformly, and still enforced, so even there the drawn half of each batch leans
+# towards cheaper cells than the benchmark's average), with the NAR trained on the largest training set
 # above, against random search with as many queries. The module's docstring lists where
 # our sampler differs from the released code.
 

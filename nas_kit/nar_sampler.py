@@ -266,11 +266,13 @@ def training_batch_statistics(train_cells, train_tiers, *, batch_size: int, bins
 
 
 def sampler_search(ranker: NARRanker, train_cells, train_acc, *, dataset: str = "cifar10",
-                   seed: int = 0, config: SamplerConfig | None = None, **overrides) -> SearchCurve:
+                   seed: int = 0, exclude=None, config: SamplerConfig | None = None,
+                   **overrides) -> SearchCurve:
     """Search with NAR's sampler; returns the best-so-far test accuracy per query.
 
     ranker: a trained ``NARRanker``; train_cells / train_acc: what it was trained on (their
-    per-batch histograms guide the sampler; they are never queried again). ``config``
+    per-batch histograms guide the sampler; they are never queried again); ``exclude``:
+    further cells never to query (e.g. held-out cells whose accuracy was used). ``config``
     (default ``SamplerConfig()``) with fields overridden by keyword, e.g.
     ``force_uniform=True``. The curve's ``queried`` holds the queried benchmark indices in
     order (at most iterations x top_k) and ``log`` one dict per iteration: which of FLOPs /
@@ -294,7 +296,7 @@ def sampler_search(ranker: NARRanker, train_cells, train_acc, *, dataset: str = 
                                         bins=config.bins, n_tiers=n_tiers, rng=rng)
     reuse_stats = math.ceil(config.iterations / len(batches))
     bank = TierBank(n_tiers, ranker.model.n_tokens, ranker.model.d_model)
-    known = set(train_idx.tolist())
+    known = set(train_idx.tolist()) | (set() if exclude is None else set(_as_indices(exclude).tolist()))
     queried: list[int] = []
     log = []
     n_guided = int(config.batch_size * (1 - config.noisy))

@@ -156,6 +156,8 @@ def test_search_queries_new_predicted_tier0_cells_by_score(train):
     assert len(curve.log) == 8 and steps.min() >= 0 and steps.max() <= 3
     again = ns.sampler_search(oracle, cells, y, seed=0, iterations=8, top_k=3)
     assert np.array_equal(again.queried, q)
+    barred = ns.sampler_search(oracle, cells, y, seed=0, iterations=8, top_k=3, exclude=q[:5])
+    assert not np.isin(barred.queried, q[:5]).any() and len(barred) > 0
     assert curve.method == "nar-sampler" and curve.target_split == "valid"
 
 
