@@ -551,17 +551,24 @@ class NARRanker(_Ranker):
     def _scores_of(self, x):
         return self.model.score(self.model.tokens(x))
 
+    def _token_chunks(self, cells):
+        """Encoder features (chunk, 31, d) of ``cells``, ``chunk`` at a time, in eval mode."""
+        x = encode_many(cells)
+        self.model.eval()
+        for i in range(0, x.shape[0], self.chunk):
+            yield self.model.tokens(x[i:i + self.chunk].to(self.device))
+
+    def _tier_probs(self, tokens: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.model.tier_logits(tokens, emb), 1).cpu()
+
     @torch.no_grad()
     def predict(self, cells, tier_embeddings: torch.Tensor | None = None):
         """(tier probabilities (N, n_tiers), scores (N,), encoder features (N, 31, d) on the
         CPU) of ``cells`` in one pass, with ``tier_embeddings`` (default: the trained ones)."""
-        x = encode_many(cells)
-        self.model.eval()
         emb = (self.tier_embeddings if tier_embeddings is None else tier_embeddings).to(self.device)
         probs, scores, feats = [], [], []
-        for i in range(0, x.shape[0], self.chunk):
-            tokens = self.model.tokens(x[i:i + self.chunk].to(self.device))
-            probs.append(torch.softmax(self.model.tier_logits(tokens, emb), 1).cpu())
+        for tokens in self._token_chunks(cells):
+            probs.append(self._tier_probs(tokens, emb))
             scores.append(self.model.score(tokens).cpu())
             feats.append(tokens.cpu())
         if not probs:
@@ -573,11 +580,8 @@ class NARRanker(_Ranker):
     @torch.no_grad()
     def predict_tier_probs(self, cells) -> np.ndarray:
         """(N, n_tiers) softmax tier probabilities (tier 0 = best)."""
-        x = encode_many(cells)
-        self.model.eval()
         emb = self.tier_embeddings.to(self.device)
-        out = [torch.softmax(self.model.tier_logits(self.model.tokens(x[i:i + self.chunk].to(self.device)), emb), 1).cpu()
-               for i in range(0, x.shape[0], self.chunk)]
+        out = [self._tier_probs(tokens, emb) for tokens in self._token_chunks(cells)]
         return torch.cat(out).numpy().astype(np.float64) if out else np.zeros((0, self.model.n_tiers))
 
     def predict_tiers(self, cells) -> np.ndarray:

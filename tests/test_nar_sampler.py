@@ -129,10 +129,15 @@ class _Spy(_Oracle):
         return probs, acc, feats
 
 
-def _spy():
+def _oracle(kind=_Oracle, fill: float = 0.0):
+    """An untrained tiny NAR wrapped in ``kind``, tier embeddings all ``fill``."""
     model = nar.NAR(**TINY)
-    return _Spy(model, torch.full((5, model.n_tokens, model.d_model), 3.0),
+    return kind(model, torch.full((5, model.n_tokens, model.d_model), fill),
                 device="cpu", history=[], dataset="cifar10", target_split="valid", seed=0)
+
+
+def _spy():
+    return _oracle(_Spy, fill=3.0)
 
 
 @pytest.fixture(scope="module")
@@ -143,9 +148,7 @@ def train():
 
 def test_search_queries_new_predicted_tier0_cells_by_score(train):
     cells, y = train
-    model = nar.NAR(**TINY)
-    oracle = _Oracle(model, torch.zeros(5, model.n_tokens, model.d_model),
-                     device="cpu", history=[], dataset="cifar10", target_split="valid", seed=0)
+    oracle = _oracle()
     curve = ns.sampler_search(oracle, cells, y, seed=0, iterations=8, top_k=3)
     q = curve.queried
     assert 0 < len(q) <= 8 * 3 and len(set(q.tolist())) == len(q)
@@ -190,9 +193,7 @@ def test_bad_settings_are_named(train):
 
 def test_compare_samplers_and_its_table(train):
     cells, y = train
-    model = nar.NAR(**TINY)
-    oracle = _Oracle(model, torch.zeros(5, model.n_tokens, model.d_model),
-                     device="cpu", history=[], dataset="cifar10", target_split="valid", seed=0)
+    oracle = _oracle()
     runs = ns.compare_samplers(oracle, cells, y, seeds=(0, 1), iterations=4, top_k=2)
     assert list(runs) == list(ns.SEARCHERS) and all(len(v) == 2 for v in runs.values())
     for seed in range(2):
@@ -227,9 +228,7 @@ def _contrast_training_set():
 def test_search_is_guided_by_the_training_cells_tiers():
     """Training cells whose best tier has no convolutions: every iteration draws ops from it."""
     cells, acc, _ = _contrast_training_set()
-    model = nar.NAR(**TINY)
-    oracle = _Oracle(model, torch.zeros(5, model.n_tokens, model.d_model),
-                     device="cpu", history=[], dataset="cifar10", target_split="valid", seed=0)
+    oracle = _oracle()
     curve = ns.sampler_search(oracle, cells, acc, seed=0, iterations=4)
     assert all(entry["guided_ops"] for entry in curve.log)
     uniform = ns.sampler_search(oracle, cells, acc, seed=0, iterations=4, force_uniform=True)
