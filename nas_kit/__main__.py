@@ -1,4 +1,5 @@
-"""Command line: ``python -m nas_kit {search,show,train,methods} ...``; ``--help`` on each."""
+"""Command line: ``python -m nas_kit {search,show,train,nar-study,nar-sampler-study,methods} ...``;
+``--help`` on each."""
 from __future__ import annotations
 
 import argparse
@@ -24,6 +25,7 @@ def _parse_set(items: list[str]) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS
     from .methods import METHODS, SPACES, config_keys
+    from .nar_sampler_study import STUDIES as SAMPLER_STUDIES
     from .nar_study import STUDIES
     from .profiles import PROFILES
 
@@ -93,6 +95,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a study key, e.g. --set train_seeds=[0,1,2,3] --set epochs=30")
     n.add_argument("--no-progress", action="store_true")
 
+    ns = sub.add_parser("nar-sampler-study", help="NAR's tier-guided sampler vs uniform and random search",
+                        description="Per training seed, train NAR as the nar-study's largest unit does, "
+                        "then search NAS-Bench-201 with NAR's tier-guided sampler, the same sampler "
+                        "drawing uniformly, and random search. Writes one record, rewritten after every "
+                        "seed; --resume continues it.")
+    ns.add_argument("--study", choices=SAMPLER_STUDIES, default="paper",
+                    help="budget: smoke (seconds) or paper (the NAR paper's model and sampler)")
+    ns.add_argument("--out", required=True, type=Path, help="study record (.json) to write")
+    ns.add_argument("--resume", action="store_true", help="continue OUT, skipping finished seeds")
+    ns.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if available)")
+    ns.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help='override a study key, e.g. --set train_seeds=[0,1,2,3] '
+                         '--set \'sampler={"iterations": 20}\'')
+    ns.add_argument("--no-progress", action="store_true")
+
     sub.add_parser("methods", help="list the registered methods with their papers")
     return p
 
@@ -132,6 +149,17 @@ def main(argv: list[str] | None = None) -> int:
             for name, by_size in nar_study.tau_table(record).items():
                 print(f"{name:16s} " + "  ".join(f"n={n}: τ {np.mean(v):.3f} ({len(v)} seeds)"
                                                 for n, v in sorted(by_size.items())))
+            print(f"record: {args.out} ({'complete' if record['complete'] else 'partial'})")
+            return 0
+        if args.command == "nar-sampler-study":
+            import torch
+
+            from . import nar_sampler_study
+            config = nar_sampler_study.study_config(args.study, **_parse_set(args.set))
+            device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            record = nar_sampler_study.run_study(config, args.out, resume=args.resume, device=device,
+                                                 progress=not args.no_progress)
+            print(nar_sampler_study.summary_table(record))
             print(f"record: {args.out} ({'complete' if record['complete'] else 'partial'})")
             return 0
         if args.command == "train":

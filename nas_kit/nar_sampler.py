@@ -336,21 +336,25 @@ SEARCHERS = ("tier-guided sampler", "uniform sampler", "random search")
 
 
 def compare_samplers(ranker: NARRanker, train_cells, train_acc, seeds, *, dataset: str = "cifar10",
-                     config: SamplerConfig | None = None, **overrides) -> dict[str, list[SearchCurve]]:
+                     exclude=None, config: SamplerConfig | None = None,
+                     **overrides) -> dict[str, list[SearchCurve]]:
     """{searcher: one curve per seed} for ``SEARCHERS``: the tier-guided sampler, the same
     sampler with ``force_uniform`` (the released NB201 config), and random search over as
-    many untried cells as the larger of the two sampler runs of that seed queried."""
+    many untried cells as the larger of the two sampler runs of that seed queried. No
+    searcher queries a training cell or one in ``exclude``."""
     config = dataclasses.replace(config or SamplerConfig(), **overrides)
+    train_idx = _as_indices(train_cells)
+    known = train_idx if exclude is None else np.concatenate([train_idx, _as_indices(exclude)])
     runs: dict[str, list[SearchCurve]] = {name: [] for name in SEARCHERS}
     for seed in seeds:
-        guided = sampler_search(ranker, train_cells, train_acc, dataset=dataset, seed=seed,
-                                config=config, force_uniform=False)
-        uniform = sampler_search(ranker, train_cells, train_acc, dataset=dataset, seed=seed,
-                                 config=config, force_uniform=True)
+        guided = sampler_search(ranker, train_idx, train_acc, dataset=dataset, seed=seed,
+                                exclude=exclude, config=config, force_uniform=False)
+        uniform = sampler_search(ranker, train_idx, train_acc, dataset=dataset, seed=seed,
+                                 exclude=exclude, config=config, force_uniform=True)
         n = max(len(guided), len(uniform), 1)
         runs["tier-guided sampler"].append(guided)
         runs["uniform sampler"].append(uniform)
-        runs["random search"].append(random_search(n, dataset=dataset, seed=seed, exclude=train_cells))
+        runs["random search"].append(random_search(n, dataset=dataset, seed=seed, exclude=known))
     return runs
 
 

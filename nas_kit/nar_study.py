@@ -171,19 +171,27 @@ def load_stored(name: str = STORED_NAME, root: str | os.PathLike = "records", *,
     Like `nas_kit.stored.load`: in Colab (or with ``fetch=True``) a study missing under
     ``root`` is downloaded from the project's records first; a damaged file raises.
     """
+    return fetch_study(name, root, fetch=fetch, load=load_study, units=units_of,
+                       command="python -m nas_kit nar-study --study paper --out")
+
+
+def fetch_study(name: str, root: str | os.PathLike, *, fetch: bool | None, load, units,
+                command: str) -> tuple[dict[str, Any] | None, str]:
+    """`load_stored` for any study kind: ``load(path)`` reads and checks a record,
+    ``units(config)`` lists the units a complete one holds, ``command`` (+ path) makes it."""
     from . import stored
     path = Path(root) / f"{name}.json"
     fetch = stored._default_fetch() if fetch is None else fetch
     why = None
     if not path.exists() and fetch:
-        why = stored._fetch(name, path, stored.RECORDS_URL, 20.0, check=load_study)
+        why = stored._fetch(name, path, stored.RECORDS_URL, 20.0, check=load)
     if not path.exists():
         return None, (f"no stored study {path}" + (f" (download failed: {why})" if why else "")
-                      + "; make it with: python -m nas_kit nar-study --study paper --out " + str(path))
-    record = load_study(path)
+                      + f"; make it with: {command} {path}")
+    record = load(path)
     seeds = sorted({u["seed"] for u in record["units"]})
     state = "complete" if record["complete"] else f"partial: {len(record['units'])} of " \
-        f"{len(units_of(record['config']))} units"
+        f"{len(units(record['config']))} units"
     env = record["env"]
     # Records since 2026-11-29 name a CPU in full ("CPU (x86_64, 2 threads)"); older ones
     # only its architecture, which needs the device type beside it.
@@ -198,12 +206,27 @@ def run_study(config: Mapping[str, Any], out: str | os.PathLike, *, resume: bool
               device="cpu", progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the study; the record at ``out`` is rewritten after every unit."""
     _check_config(config)
+    header = {"format": STUDY_FORMAT, "kind": "nar-study", "dataset": "cifar10",
+              "target_split": "valid", "eval_split": "test",
+              "dataset_provenance": nb201.ATTRIBUTION}
+    return run_units(header, config, units_of(config), lambda size, seed: run_unit(
+        config, size, seed, device=device), out, load=load_study, resume=resume, device=device,
+        progress=progress, key=lambda u: (u["size"], u["seed"]),
+        postfix=lambda u: {"size": u["size"], "seed": u["seed"], "tau_nar": u["tau"]["NAR"]})
+
+
+def run_units(header: Mapping[str, Any], config: Mapping[str, Any], units: list, run_one,
+              out: str | os.PathLike, *, load, resume: bool, device, progress: bool, key,
+              postfix) -> dict[str, Any]:
+    """The resumable loop every study shares: ``run_one(*unit)`` for each unit not yet in the
+    record at ``out`` (``key(unit record)`` names a finished one), the record rewritten after
+    every unit. On resume only ``train_seeds`` may differ from the stored configuration."""
     out = Path(out)
     config = dict(config)
     if out.exists() and not resume:
         raise FileExistsError(f"{out} exists; pass resume=True (--resume) to continue it")
     if resume and out.exists():
-        record = load_study(out)
+        record = load(out)
         old = {k: v for k, v in record["config"].items() if k != "train_seeds"}
         new = {k: v for k, v in config.items() if k != "train_seeds"}
         if old != new:
@@ -213,23 +236,20 @@ def run_study(config: Mapping[str, Any], out: str | os.PathLike, *, resume: bool
         record["config"] = config
         record["env_history"] = record.get("env_history", []) + [record["env"]]
     else:
-        record = {"format": STUDY_FORMAT, "kind": "nar-study", "dataset": "cifar10",
-                  "target_split": "valid", "eval_split": "test",
-                  "dataset_provenance": nb201.ATTRIBUTION, "config": config, "units": [],
-                  "complete": False, "total_seconds": 0.0}
+        record = {**header, "config": config, "units": [], "complete": False, "total_seconds": 0.0}
     record["env"] = environment(device)
-    done = {(u["size"], u["seed"]) for u in record["units"]}
-    todo = [u for u in units_of(config) if u not in done]
+    done = {key(u) for u in record["units"]}
+    todo = [u for u in units if u not in done]
     record["complete"] = not todo
     from .progress import progress_bar
-    with progress_bar(total=len(todo), disable=not progress, desc="NAR study units") as bar:
-        for size, seed in todo:
-            unit = run_unit(config, size, seed, device=device)
+    with progress_bar(total=len(todo), disable=not progress, desc=f"{header['kind']} units") as bar:
+        for unit_key in todo:
+            unit = run_one(*unit_key)
             record["units"].append(unit)
             record["total_seconds"] = round_sig(record["total_seconds"] + unit["seconds"])
-            record["complete"] = (size, seed) == todo[-1]
+            record["complete"] = unit_key == todo[-1]
             save_record(record, out)
-            bar.set_postfix(size=size, seed=seed, tau_nar=unit["tau"]["NAR"])
+            bar.set_postfix(**postfix(unit))
             bar.update(1)
     return record
 

@@ -227,9 +227,10 @@ def recipe_differences(record: Mapping[str, Any]) -> list[str]:
 
 
 def _is_nar_study(path: Path) -> bool:
-    from .nar_study import STUDY_FORMAT
+    from . import nar_sampler_study, nar_study
     try:
-        return json.loads(path.read_text()).get("format") == STUDY_FORMAT
+        return json.loads(path.read_text()).get("format") in (nar_study.STUDY_FORMAT,
+                                                             nar_sampler_study.STUDY_FORMAT)
     except (json.JSONDecodeError, AttributeError):
         return False     # load_record then names what is wrong with the file
 
