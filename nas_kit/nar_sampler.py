@@ -351,7 +351,7 @@ def compare_samplers(ranker: NARRanker, train_cells, train_acc, seeds, *, datase
                                 exclude=exclude, config=config, force_uniform=False)
         uniform = sampler_search(ranker, train_idx, train_acc, dataset=dataset, seed=seed,
                                  exclude=exclude, config=config, force_uniform=True)
-        n = max(len(guided), len(uniform), 1)
+        n = max(len(guided), len(uniform))
         runs["tier-guided sampler"].append(guided)
         runs["uniform sampler"].append(uniform)
         runs["random search"].append(random_search(n, dataset=dataset, seed=seed, exclude=known))

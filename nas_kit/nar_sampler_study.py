@@ -5,13 +5,15 @@ searches the way the NAR paper does, with its tier-guided sampler (`nas_kit.nar_
 using the NAR of the ranking study's largest unit: for each training seed it draws the same
 held-out and training cells (`nar_study._drawn_cells`), trains NAR the same way (same
 model, epochs and seed, CIFAR-10 validation accuracy), and records its Kendall τ on the
-held-out cells, so the τ can be set beside the ranking study's. With that NAR, three
+held-out cells, so the τ can be set beside the ranking study's (equal when both ran on the
+same device: training is deterministic there, not across devices). With that NAR, three
 searchers run with the training seed as search seed, none querying a training or
 held-out cell:
 
 * the tier-guided sampler (``force_uniform=False``: the paper's method);
 * the same sampler drawing uniformly (``force_uniform=True``: the released NB201 config);
-* random search, with as many queries as the larger of the two sampler runs made.
+* random search, with as many queries as the larger of the two sampler runs made (a
+  sampler queries fewer than iterations x top_k cells when fewer are predicted tier 0).
 
 The curves are the best test accuracy found so far on CIFAR-10 and, from the same queried
 cells, on CIFAR-100 and ImageNet16-120 (a transfer: NAR was trained on CIFAR-10).
@@ -61,8 +63,9 @@ _SAMPLER_FIELDS = tuple(f.name for f in dataclasses.fields(nar_sampler.SamplerCo
 def study_config(name: str, **overrides: Any) -> dict[str, Any]:
     """The configuration of study ``name`` ('smoke' | 'paper'): the NAR of the ranking study
     of that name (its largest training-set size, held-out cells, epochs, model, training
-    seeds) and the sampler's settings. ``sampler`` overrides are merged into those settings
-    (e.g. ``sampler={"iterations": 10}``)."""
+    seeds; at 'smoke' 10 epochs instead of 4, see ``_NAR_OVERRIDES``) and every setting of
+    the sampler. ``sampler`` overrides are merged into those settings (e.g.
+    ``sampler={"iterations": 10}``)."""
     if name not in _SAMPLER:
         raise ValueError(f"unknown NAR sampler study {name!r}; valid: {', '.join(STUDIES)}")
     ranking = nar_study.study_config(name, **_NAR_OVERRIDES[name])
@@ -88,14 +91,17 @@ def _resolved_sampler(sampler: Mapping[str, Any]) -> dict[str, Any]:
     """Every `SamplerConfig` field, as JSON keeps it (tuples as lists)."""
     if not isinstance(sampler, Mapping):
         raise ValueError(f"sampler must be a dict of SamplerConfig fields, got {sampler!r}")
-    unknown = sorted(k for k in sampler if k not in _SAMPLER_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown sampler setting(s) {unknown}; valid: {', '.join(_SAMPLER_FIELDS)}")
     resolved = dataclasses.asdict(_sampler_config(sampler))
     return {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()}
 
 
 def _sampler_config(sampler: Mapping[str, Any]) -> nar_sampler.SamplerConfig:
+    unknown = sorted(k for k in sampler if k not in _SAMPLER_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown sampler setting(s) {unknown}; valid: {', '.join(_SAMPLER_FIELDS)}")
+    low = sampler.get("low_tiers", ())
+    if isinstance(low, (str, bytes)) or not isinstance(low, (list, tuple)):
+        raise ValueError(f"sampler low_tiers must be a list of tiers, got {low!r}")
     values = {k: tuple(v) if k == "low_tiers" else v for k, v in sampler.items()}
     return nar_sampler.SamplerConfig(**values)
 
@@ -112,9 +118,15 @@ def _check_config(config: Mapping[str, Any]) -> None:
     if config["held_out"] + size >= nb201.N_CELLS:
         raise ValueError(f"held_out {config['held_out']} + size {size} leave no cell to search "
                          f"of {nb201.N_CELLS}")
+    if not isinstance(config["sampler"], Mapping):
+        raise ValueError(f"sampler must be a dict of SamplerConfig fields, got {config['sampler']!r}")
     if config["sampler"].get("force_uniform"):
         raise ValueError("force_uniform is set per searcher (both samplers run); leave it False")
-    _sampler_config(config["sampler"])     # SamplerConfig names a bad value
+    sampler = _sampler_config(config["sampler"])     # SamplerConfig names a bad value
+    n_tiers = config["model"].get("n_tiers", 5)
+    if max(sampler.low_tiers) >= n_tiers:
+        raise ValueError(f"sampler low_tiers {list(sampler.low_tiers)} name tiers beyond NAR's "
+                         f"{n_tiers} (valid: 1..{n_tiers - 1})")
 
 
 def units_of(config: Mapping[str, Any]) -> list[tuple[int]]:
@@ -149,6 +161,8 @@ def run_study(config: Mapping[str, Any], out: str | os.PathLike, *, resume: bool
               device="cpu", progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the study; the record at ``out`` is rewritten after every seed."""
     _check_config(config)
+    # every sampler setting stored, as JSON reads it back: a resume compares like with like
+    config = {**config, "sampler": _resolved_sampler(config["sampler"])}
     header = {"format": STUDY_FORMAT, "kind": "nar-sampler-study", "dataset": "cifar10",
               "target_split": "valid", "eval_split": "test",
               "dataset_provenance": nb201.ATTRIBUTION}
@@ -201,10 +215,17 @@ def optimum_hits(record: Mapping[str, Any]) -> dict[str, dict[str, int]]:
     return out
 
 
+def _units(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if not record["units"]:
+        raise ValueError("the study has no finished unit yet; nothing to read")
+    return record["units"]
+
+
 def guidance(record: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     """{sampler: {"ops" | "flops" | "params": mean iterations per seed drawn from the top
     tier, "iterations": iterations per seed, "predicted_tier0": mean cells predicted tier 0
     per batch}}."""
+    _units(record)
     out = {}
     for name in SAMPLERS:
         logs = [u["sampler_log"][name] for u in record["units"]]
@@ -220,7 +241,7 @@ def summary_table(record: Mapping[str, Any]):
     queried the optimum), queries, and how often each sampler drew from the top tier."""
     from .tables import make_table
     hits, guided = optimum_hits(record), guidance(record)
-    seeds = len(record["units"])
+    seeds = len(_units(record))
     rows = []
     for name in SEARCHERS:
         lengths = [len(u["search"]["queried"][name]) for u in record["units"]]
@@ -228,7 +249,9 @@ def summary_table(record: Mapping[str, Any]):
         for ds in nb201.DATASETS:
             best = np.array([c[-1] for c in curves(record, ds)[name] if c.size])
             cell = (f"{best.mean():.2f} ± {best.std(ddof=1):.2f}" if best.size > 1
-                    else f"{best.mean():.2f}" if best.size else "–")
+                    else f"{best.mean():.2f}" if best.size else "no query")
+            if 0 < best.size < seeds:      # a seed without queries has no best cell
+                cell += f" [{best.size} of {seeds} seeds]"
             row.append(f"{cell} ({hits[name][ds]}/{seeds})")
         g = guided.get(name)
         row.append(" / ".join(f"{g[k]:.1f}" for k in ("ops", "flops", "params"))
@@ -247,5 +270,6 @@ def summary_table(record: Mapping[str, Any]):
             f"seed{'s' if seeds != 1 else ''}); "
             f"best test accuracy among the queried cells, mean ± std over seeds; in brackets: "
             f"seeds whose queries included the dataset's optimum (any cell tied at the best "
-            f"accuracy). CIFAR-100 and ImageNet16-120 are a transfer (same queried cells). "
+            f"accuracy); a seed whose searcher queried nothing is left out of the mean and counted in "
+            f"square brackets. CIFAR-100 and ImageNet16-120 are a transfer (same queried cells). "
             f"The training cells are queries too and are never queried again."])

@@ -197,11 +197,24 @@ def test_compare_samplers_and_its_table(train):
     runs = ns.compare_samplers(oracle, cells, y, seeds=(0, 1), iterations=4, top_k=2)
     assert list(runs) == list(ns.SEARCHERS) and all(len(v) == 2 for v in runs.values())
     for seed in range(2):
-        n = max(len(runs["tier-guided sampler"][seed]), len(runs["uniform sampler"][seed]), 1)
-        assert len(runs["random search"][seed]) == n
+        n = max(len(runs["tier-guided sampler"][seed]), len(runs["uniform sampler"][seed]))
+        assert n > 0 and len(runs["random search"][seed]) == n
         assert runs["uniform sampler"][seed].method == "nar-sampler-uniform"
     html = ns.summary_table(runs)._repr_html_()
     assert "tier-guided sampler" in html and "of 4" in html and "/2" in html
+
+
+def test_compare_samplers_never_queries_excluded_cells(train):
+    cells, y = train
+    oracle = _oracle()       # predicts tier 0 exactly for cells at >= 93 % (CIFAR-10 test)
+    barred = nar.sample_cells(8000, seed=9, exclude=cells)
+    runs = ns.compare_samplers(oracle, cells, y, seeds=(0,), exclude=barred, iterations=6, top_k=4)
+    for name, (curve,) in runs.items():
+        assert len(curve) > 0 and not np.isin(curve.queried, np.concatenate([cells, barred])).any(), name
+    # nothing left that the oracle calls tier 0: the samplers query nothing, nor does random search
+    good = np.flatnonzero(nar.accuracies(np.arange(nb201.N_CELLS), "cifar10", "test") >= 93)
+    runs = ns.compare_samplers(oracle, cells, y, seeds=(0,), exclude=good, iterations=3, top_k=4)
+    assert [len(c) for (c,) in runs.values()] == [0, 0, 0]
 
 
 def test_training_batches_drop_a_partial_batch_unless_it_is_the_only_one():

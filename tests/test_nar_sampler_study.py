@@ -48,6 +48,7 @@ def test_searchers_query_only_untried_cells_and_curves_are_best_so_far(study):
     assert [len(logs[s]) for s in study_mod.SAMPLERS] == [4, 4]
     assert not any(e[f"guided_{k}"] for e in logs["uniform sampler"] for k in ("ops", "flops", "params"))
     assert logs["tier-guided sampler"][-1]["queries"] == len(queried["tier-guided sampler"])
+    assert sum(e[f"guided_{k}"] for e in logs["tier-guided sampler"] for k in ("ops", "flops", "params")) > 0
 
 
 def test_its_nar_is_the_ranking_studys_nar_of_the_same_cells_and_seed(study):
@@ -85,10 +86,26 @@ def test_readers(study):
     hits = study_mod.optimum_hits(hit)
     assert hits["uniform sampler"]["imagenet16-120"] == 1
     assert hits["random search"]["imagenet16-120"] == study_mod.optimum_hits(record)["random search"]["imagenet16-120"]
-    text = str(study_mod.summary_table(record))
-    assert "tier-guided sampler" in text and "benchmark optimum" in text and "94.37" in text
     with pytest.raises(ValueError, match="unknown dataset 'svhn'"):
         study_mod.curves(record, "svhn")
+
+
+def test_summary_table_counts_seeds_whose_searcher_queried_nothing(study):
+    _, _, record = study
+    two = json.loads(json.dumps(record))
+    second = json.loads(json.dumps(record["units"][0]))
+    second["seed"] = 1
+    second["search"]["queried"]["uniform sampler"] = []
+    second["search"]["curves"]["uniform sampler"] = {ds: [] for ds in nb201.DATASETS}
+    two["units"].append(second)
+    rows = {row[0]: row for row in study_mod.summary_table(two).rows}
+    best = record["units"][0]["search"]["curves"]
+    assert rows["uniform sampler"][2] == f"{best['uniform sampler']['cifar10'][-1]:.2f} [1 of 2 seeds] (0/2)"
+    assert rows["tier-guided sampler"][2] == f"{best['tier-guided sampler']['cifar10'][-1]:.2f} ± 0.00 (0/2)"
+    one = {**two, "units": [second]}
+    assert study_mod.summary_table(one).rows[1][2] == "no query (0/1)"
+    with pytest.raises(ValueError, match="no finished unit"):
+        study_mod.summary_table({**record, "units": []})
 
 
 def test_resume_adds_seeds_without_repeating_and_refuses_another_configuration(study, tmp_path, monkeypatch):
@@ -106,6 +123,17 @@ def test_resume_adds_seeds_without_repeating_and_refuses_another_configuration(s
     other = study_mod.study_config("smoke", train_seeds=[0], sampler={"top_k": 2})
     with pytest.raises(ValueError, match=r"differs in \['sampler'\]"):
         study_mod.run_study(other, copy, resume=True, progress=False)
+
+
+def test_a_hand_built_config_is_stored_with_every_sampler_setting(study, tmp_path, monkeypatch):
+    _, config, record = study
+    monkeypatch.setattr(study_mod, "run_unit", lambda cfg, seed, device="cpu": {**record["units"][0], "seed": seed})
+    partial = {**config, "sampler": {"iterations": 4, "batch_size": 32, "low_tiers": (3, 4)}}
+    stored = study_mod.run_study(partial, tmp_path / "s.json", progress=False)
+    assert stored["config"]["sampler"] == config["sampler"]        # all fields, lists as JSON has them
+    resumed = study_mod.run_study({**partial, "train_seeds": [0, 1]}, tmp_path / "s.json", resume=True,
+                                  progress=False)
+    assert [u["seed"] for u in resumed["units"]] == [0, 1]
 
 
 def test_edited_or_foreign_record_is_refused(study, tmp_path):
@@ -135,10 +163,15 @@ def _ranking_study(tmp_path):
     (dict(train_seeds=[1, 1]), "distinct seeds"),
     (dict(dataset="cifar100"), "only for cifar10"),
     (dict(size=15325), "leave no cell"),
+    (dict(sampler={"low_tiers": 3}), "low_tiers must be a list of tiers, got 3"),
+    (dict(sampler={"low_tiers": [2, 5]}), r"low_tiers \[2, 5\] name tiers beyond NAR's 5"),
 ])
 def test_bad_configuration_is_named(bad, match):
     with pytest.raises(ValueError, match=match):
         study_mod.study_config("smoke", **bad)
+
+
+def test_unknown_study_is_named():
     with pytest.raises(ValueError, match="unknown NAR sampler study 'big'; valid: smoke, paper"):
         study_mod.study_config("big")
 
