@@ -233,6 +233,8 @@ def run_units(header: Mapping[str, Any], config: Mapping[str, Any], units: list,
             changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             raise ValueError(f"{out} was made with another configuration (differs in {changed}); "
                              f"only train_seeds may be extended on resume")
+        if {key(u) for u in record["units"]} >= set(units):
+            return record           # nothing to run: the stored record, unchanged
         record["config"] = config
         record["env_history"] = record.get("env_history", []) + [record["env"]]
     else:

@@ -118,6 +118,9 @@ def test_resume_adds_seeds_without_repeating_and_refuses_another_configuration(s
     more = study_mod.run_study({**config, "train_seeds": [0, 5]}, copy, resume=True, progress=False)
     assert calls == [5] and [u["seed"] for u in more["units"]] == [0, 5] and more["complete"]
     assert len(more["env_history"]) == 1
+    saved = copy.read_text()
+    again = study_mod.run_study({**config, "train_seeds": [0, 5]}, copy, resume=True, progress=False)
+    assert calls == [5] and copy.read_text() == saved and len(again["env_history"]) == 1
     with pytest.raises(FileExistsError, match="resume"):
         study_mod.run_study(config, copy, progress=False)
     other = study_mod.study_config("smoke", train_seeds=[0], sampler={"top_k": 2})
