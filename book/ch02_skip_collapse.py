@@ -201,7 +201,8 @@ fig.tight_layout()
 # 25k/25k split of CIFAR-10; NAS-Bench-201 with 5 cells per stage; the DARTS space with
 # C=16 and 8 cells) needs a GPU, and hours in eager PyTorch (see the speed appendix).
 # `benchmarks/make_records.py` makes exactly these runs with `nas_kit` on a GPU and
-# stores each complete record, unchanged, in `book/records/`; `nas_kit.stored` loads them and checks each file's checksum (an edited
+# stores each record, unchanged, in `book/records/` (a search that GPU time paused, as a
+# partial record); `nas_kit.stored` loads them and checks each file's checksum (an edited
 # file is refused, never shown). The output below says which records this copy of the
 # book holds and which are not made yet; titles and the line under the table name the
 # records, their data, device, torch version and commit. A search that GPU time stopped

@@ -262,7 +262,8 @@ for label, rec in (("DARTS", softmax), ("DARTS + noisy skip", noisy)):
 # searches made with `nas_kit` on a GPU by `benchmarks/make_records.py`:
 # Fair DARTS with the paper's recipe in both spaces (NAS-Bench-201: seeds 0–2), the
 # ablation without the zero-one loss (`fair-darts-no01`), and softmax DARTS with noise on
-# the skip path (`darts-skipnoise`), each 50 epochs on CIFAR-10.
+# the skip path (`darts-skipnoise`), each planned for 50 epochs on the CIFAR-10 copy (JPEG
+# re-encoded).
 # Chapter 2's first-order DARTS records are shown with them as the baseline.
 # `nas_kit.stored` loads them from `book/records/` and checks each file's checksum; the
 # output says which records this copy of the book holds and which are not made yet, and

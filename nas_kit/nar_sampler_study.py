@@ -1,4 +1,8 @@
-"""NAR's own sampler at the paper's budget, stored as one record: chapter 7's stored search.
+"""NAR's own sampler at the paper's budget, stored as one record.
+
+Not yet in the book: chapter 7 runs the same comparison at the reader's profile (one
+trained NAR, CIFAR-10); this study is its paper-budget counterpart, to be shown beside the
+ranking study once it is made (``book/records/nar-sampler-nb201-paper.json``).
 
 The ranking study (`nas_kit.nar_study`) searches by ranking a fixed random pool. This study
 searches the way the NAR paper does, with its tier-guided sampler (`nas_kit.nar_sampler`),
@@ -47,7 +51,7 @@ from .records import RecordError, read_checked, round_sig
 STUDY_FORMAT = "nas_kit/nar-sampler-study-v1"
 SEARCHERS = nar_sampler.SEARCHERS
 SAMPLERS = SEARCHERS[:2]
-STORED_NAME = "nar-sampler-nb201-paper"   # book/records/<name>.json: what chapter 7 shows
+STORED_NAME = "nar-sampler-nb201-paper"   # book/records/<name>.json once it is made
 
 # The sampler's budget per study: the released NB201 settings at 'paper' (50 iterations x
 # 128 cells, top 5 queried per iteration); a few small iterations at 'smoke'.
