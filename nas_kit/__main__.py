@@ -22,6 +22,18 @@ def _parse_set(items: list[str]) -> dict:
     return out
 
 
+def _add_study_parser(sub, name: str, summary: str, description: str, studies, study_help: str,
+                      units: str, example: str) -> None:
+    n = sub.add_parser(name, help=summary, description=description)
+    n.add_argument("--study", choices=studies, default="paper", help=study_help)
+    n.add_argument("--out", required=True, type=Path, help="study record (.json) to write")
+    n.add_argument("--resume", action="store_true", help=f"continue OUT, skipping finished {units}")
+    n.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if available)")
+    n.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"override a study key, e.g. --set train_seeds=[0,1,2,3] {example}")
+    n.add_argument("--no-progress", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS
     from .methods import METHODS, SPACES, config_keys
@@ -81,34 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue from OUT/checkpoint.pt (written every epoch)")
     t.add_argument("--no-progress", action="store_true")
 
-    n = sub.add_parser("nar-study", help="NAR vs baselines on NAS-Bench-201: Kendall τ and search",
-                       description="Train NAR, an MSE regressor and a pairwise ranker per training-set "
-                       "size and seed on the NB201 table (CIFAR-10 validation accuracy), score Kendall "
-                       "τ on held-out cells and search with each ranker vs random search. Writes one "
-                       "study record, rewritten after every (size, seed) unit; --resume continues it.")
-    n.add_argument("--study", choices=STUDIES, default="paper",
-                   help="budget: smoke (seconds) or paper (the NAR paper's NB201 model; hours on a CPU)")
-    n.add_argument("--out", required=True, type=Path, help="study record (.json) to write")
-    n.add_argument("--resume", action="store_true", help="continue OUT, skipping finished units")
-    n.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if available)")
-    n.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a study key, e.g. --set train_seeds=[0,1,2,3] --set epochs=30")
-    n.add_argument("--no-progress", action="store_true")
-
-    ns = sub.add_parser("nar-sampler-study", help="NAR's tier-guided sampler vs uniform and random search",
-                        description="Per training seed, train NAR as the nar-study's largest unit does, "
-                        "then search NAS-Bench-201 with NAR's tier-guided sampler, the same sampler "
-                        "drawing uniformly, and random search. Writes one record, rewritten after every "
-                        "seed; --resume continues it.")
-    ns.add_argument("--study", choices=SAMPLER_STUDIES, default="paper",
-                    help="budget: smoke (seconds) or paper (the NAR paper's model and sampler)")
-    ns.add_argument("--out", required=True, type=Path, help="study record (.json) to write")
-    ns.add_argument("--resume", action="store_true", help="continue OUT, skipping finished seeds")
-    ns.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if available)")
-    ns.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help='override a study key, e.g. --set train_seeds=[0,1,2,3] '
-                         '--set \'sampler={"iterations": 20}\'')
-    ns.add_argument("--no-progress", action="store_true")
+    _add_study_parser(
+        sub, "nar-study", "NAR vs baselines on NAS-Bench-201: Kendall τ and search",
+        "Train NAR, an MSE regressor and a pairwise ranker per training-set size and seed on the "
+        "NB201 table (CIFAR-10 validation accuracy), score Kendall τ on held-out cells and search "
+        "with each ranker vs random search. Writes one study record, rewritten after every "
+        "(size, seed) unit; --resume continues it.", STUDIES,
+        "budget: smoke (seconds) or paper (the NAR paper's NB201 model; hours on a CPU)",
+        "units", "--set epochs=30")
+    _add_study_parser(
+        sub, "nar-sampler-study", "NAR's tier-guided sampler vs uniform and random search",
+        "Per training seed, train NAR as the nar-study's largest unit does, then search "
+        "NAS-Bench-201 with NAR's tier-guided sampler, the same sampler drawing uniformly, and "
+        "random search. Writes one record, rewritten after every seed; --resume continues it.",
+        SAMPLER_STUDIES, "budget: smoke (seconds) or paper (the NAR paper's model and sampler)",
+        "seeds", '--set \'sampler={"iterations": 20}\'')
 
     sub.add_parser("methods", help="list the registered methods with their papers")
     return p
@@ -137,29 +136,22 @@ def main(argv: list[str] | None = None) -> int:
             for path in viz.save_record_figures(record, args.out):
                 print(path)
             return 0
-        if args.command == "nar-study":
+        if args.command in ("nar-study", "nar-sampler-study"):
             import numpy as np
             import torch
 
-            from . import nar_study
-            config = nar_study.study_config(args.study, **_parse_set(args.set))
+            from . import nar_sampler_study, nar_study
+            module = nar_study if args.command == "nar-study" else nar_sampler_study
+            config = module.study_config(args.study, **_parse_set(args.set))
             device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            record = nar_study.run_study(config, args.out, resume=args.resume, device=device,
-                                         progress=not args.no_progress)
-            for name, by_size in nar_study.tau_table(record).items():
-                print(f"{name:16s} " + "  ".join(f"n={n}: τ {np.mean(v):.3f} ({len(v)} seeds)"
-                                                for n, v in sorted(by_size.items())))
-            print(f"record: {args.out} ({'complete' if record['complete'] else 'partial'})")
-            return 0
-        if args.command == "nar-sampler-study":
-            import torch
-
-            from . import nar_sampler_study
-            config = nar_sampler_study.study_config(args.study, **_parse_set(args.set))
-            device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            record = nar_sampler_study.run_study(config, args.out, resume=args.resume, device=device,
-                                                 progress=not args.no_progress)
-            print(nar_sampler_study.summary_table(record))
+            record = module.run_study(config, args.out, resume=args.resume, device=device,
+                                      progress=not args.no_progress)
+            if module is nar_study:
+                for name, by_size in nar_study.tau_table(record).items():
+                    print(f"{name:16s} " + "  ".join(f"n={n}: τ {np.mean(v):.3f} ({len(v)} seeds)"
+                                                    for n, v in sorted(by_size.items())))
+            else:
+                print(nar_sampler_study.summary_table(record))
             print(f"record: {args.out} ({'complete' if record['complete'] else 'partial'})")
             return 0
         if args.command == "train":

@@ -46,7 +46,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import nar, nar_sampler, nar_study, nb201
-from .records import RecordError, read_checked, round_sig
+from .records import round_sig
 
 STUDY_FORMAT = "nas_kit/nar-sampler-study-v1"
 SEARCHERS = nar_sampler.SEARCHERS
@@ -176,17 +176,9 @@ def run_study(config: Mapping[str, Any], out: str | os.PathLike, *, resume: bool
         key=lambda u: (u["seed"],), postfix=lambda u: {"seed": u["seed"], "tau_nar": u["tau_nar"]})
 
 
-def _validate_study(record: Any, source: str) -> None:
-    if not isinstance(record, dict) or record.get("format") != STUDY_FORMAT:
-        raise RecordError(f"{source} is not a NAR sampler study (format {STUDY_FORMAT!r})")
-    missing = [k for k in ("config", "env", "units", "complete") if k not in record]
-    if missing:
-        raise RecordError(f"{source}: missing keys {missing}")
-
-
 def load_study(path: str | os.PathLike) -> dict[str, Any]:
     """Read a stored sampler study back, checking format and checksum (RecordError if wrong)."""
-    return read_checked(path, _validate_study, what="NAR sampler study", require_checksum=True)
+    return nar_study.read_study(path, STUDY_FORMAT, "NAR sampler study")
 
 
 def load_stored(name: str = STORED_NAME, root: str | os.PathLike = "records", *,

@@ -148,17 +148,21 @@ def run_unit(config: Mapping[str, Any], size: int, seed: int, *, device="cpu") -
     return unit
 
 
-def _validate_study(record: Any, source: str) -> None:
-    if not isinstance(record, dict) or record.get("format") != STUDY_FORMAT:
-        raise RecordError(f"{source} is not a NAR study (format {STUDY_FORMAT!r})")
-    missing = [k for k in ("config", "env", "units", "complete") if k not in record]
-    if missing:
-        raise RecordError(f"{source}: missing keys {missing}")
+def read_study(path: str | os.PathLike, fmt: str, what: str) -> dict[str, Any]:
+    """Read a study record of format ``fmt`` (named ``what`` in errors) back, checking its
+    format, keys and checksum (RecordError if wrong)."""
+    def validate(record: Any, source: str) -> None:
+        if not isinstance(record, dict) or record.get("format") != fmt:
+            raise RecordError(f"{source} is not a {what} (format {fmt!r})")
+        missing = [k for k in ("config", "env", "units", "complete") if k not in record]
+        if missing:
+            raise RecordError(f"{source}: missing keys {missing}")
+    return read_checked(path, validate, what=what, require_checksum=True)
 
 
 def load_study(path: str | os.PathLike) -> dict[str, Any]:
     """Read a stored study back, checking format and checksum (RecordError if wrong)."""
-    return read_checked(path, _validate_study, what="NAR study", require_checksum=True)
+    return read_study(path, STUDY_FORMAT, "NAR study")
 
 
 STORED_NAME = "nar-study-nb201-paper"   # book/records/<name>.json: the study chapter 7 shows
