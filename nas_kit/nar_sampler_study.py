@@ -9,8 +9,10 @@ searches the way the NAR paper does, with its tier-guided sampler (`nas_kit.nar_
 using the NAR of the ranking study's largest unit: for each training seed it draws the same
 held-out and training cells (`nar_study._drawn_cells`), trains NAR the same way (same
 model, epochs and seed, CIFAR-10 validation accuracy), and records its Kendall τ on the
-held-out cells, so the τ can be set beside the ranking study's (equal when both ran on the
-same device: training is deterministic there, not across devices). With that NAR, three
+held-out cells, so the τ can be set beside the ranking study's. The two runs are close but
+need not be bit-identical: within one process and machine training is deterministic (the
+tests check it), but another device, thread count or library build can change float
+sums; the stored studies, made two days apart on this CPU, differ slightly. With that NAR, three
 searchers run with the training seed as search seed, none querying a training or
 held-out cell:
 
