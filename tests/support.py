@@ -43,3 +43,18 @@ def load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def assert_stored_study_is_paper(module, unit_key) -> None:
+    """The study ``module`` (nar_study or nar_sampler_study) stores in book/records was made
+    with its 'paper' configuration (training seeds may be fewer or more), its checksum
+    holds, and its units ``unit_key(unit)`` are a prefix of the planned run order."""
+    path = Path(__file__).resolve().parents[1] / "book" / "records" / f"{module.STORED_NAME}.json"
+    record = module.load_study(path)            # checksum checked: never edited by hand
+    paper = module.study_config("paper")
+    assert {k: v for k, v in record["config"].items() if k != "train_seeds"} == \
+        {k: v for k, v in paper.items() if k != "train_seeds"}
+    done = [unit_key(u) for u in record["units"]]
+    planned = module.units_of(record["config"])
+    assert done and done == planned[:len(done)]          # in run order, none skipped
+    assert record["complete"] == (len(done) == len(planned))

@@ -200,12 +200,5 @@ def test_cli_runs_a_study_and_the_showdown_sets_it_aside(tmp_path, capsys):
 
 
 def test_the_stored_sampler_study_is_the_paper_configuration():
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / "book" / "records" / f"{study_mod.STORED_NAME}.json"
-    record = study_mod.load_study(path)            # checksum checked: never edited by hand
-    paper = study_mod.study_config("paper")
-    assert {k: v for k, v in record["config"].items() if k != "train_seeds"} == \
-        {k: v for k, v in paper.items() if k != "train_seeds"}
-    done = [(u["seed"],) for u in record["units"]]
-    assert done and done == study_mod.units_of(record["config"])[:len(done)]   # in order, none skipped
-    assert record["complete"] == (len(done) == len(study_mod.units_of(record["config"])))
+    from support import assert_stored_study_is_paper
+    assert_stored_study_is_paper(study_mod, lambda u: (u["seed"],))

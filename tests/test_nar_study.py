@@ -183,12 +183,5 @@ def test_stored_study_is_found_and_set_aside_by_the_showdown(study, tmp_path):
 
 
 def test_the_stored_study_is_the_paper_configuration():
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / "book" / "records" / f"{nar_study.STORED_NAME}.json"
-    record = nar_study.load_study(path)            # checksum checked: never edited by hand
-    paper = nar_study.study_config("paper")
-    assert {k: v for k, v in record["config"].items() if k != "train_seeds"} == \
-        {k: v for k, v in paper.items() if k != "train_seeds"}
-    done = [(u["size"], u["seed"]) for u in record["units"]]
-    assert done == nar_study.units_of(record["config"])[:len(done)]   # in run order, none skipped
-    assert record["complete"] == (len(done) == len(nar_study.units_of(record["config"])))
+    from support import assert_stored_study_is_paper
+    assert_stored_study_is_paper(nar_study, lambda u: (u["size"], u["seed"]))
