@@ -94,9 +94,8 @@ def study_config(name: str, **overrides: Any) -> dict[str, Any]:
 
 
 def _resolved_sampler(sampler: Mapping[str, Any]) -> dict[str, Any]:
-    """Every `SamplerConfig` field, as JSON keeps it (tuples as lists)."""
-    if not isinstance(sampler, Mapping):
-        raise ValueError(f"sampler must be a dict of SamplerConfig fields, got {sampler!r}")
+    """Every `SamplerConfig` field, as JSON keeps it (tuples as lists); callers check that
+    ``sampler`` is a dict."""
     resolved = dataclasses.asdict(_sampler_config(sampler))
     return {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()}
 
