@@ -1,8 +1,8 @@
 """NAR's own sampler at the paper's budget, stored as one record.
 
-Not yet in the book: chapter 7 runs the same comparison at the reader's profile (one
-trained NAR, CIFAR-10); this study is its paper-budget counterpart, to be shown beside the
-ranking study once it is made (``book/records/nar-sampler-nb201-paper.json``).
+Chapter 7 runs the same comparison at the reader's profile (one trained NAR, CIFAR-10) and
+shows this study, its paper-budget counterpart, beside the ranking study
+(``book/records/nar-sampler-nb201-paper.json``).
 
 The ranking study (`nas_kit.nar_study`) searches by ranking a fixed random pool. This study
 searches the way the NAR paper does, with its tier-guided sampler (`nas_kit.nar_sampler`),
@@ -212,6 +212,29 @@ def optimum_hits(record: Mapping[str, Any]) -> dict[str, dict[str, int]]:
     return out
 
 
+def best_found(record: Mapping[str, Any], dataset: str = "cifar10") -> dict[str, list[float | None]]:
+    """{searcher: the best test accuracy its queries reached, per seed in unit order; None
+    for a seed in which it queried nothing}."""
+    return {name: [float(c[-1]) if c.size else None for c in per_seed]
+            for name, per_seed in curves(record, dataset).items()}
+
+
+def head_to_head(record: Mapping[str, Any], first: str, second: str,
+                 dataset: str = "cifar10") -> dict[str, int]:
+    """In how many seeds ``first``'s best found beat, tied or trailed ``second``'s on
+    ``dataset``: {"wins", "ties", "losses", "seeds"}; a seed in which either queried nothing
+    counts in none of the three, so "seeds" can exceed their sum."""
+    for name in (first, second):
+        if name not in SEARCHERS:
+            raise ValueError(f"unknown searcher {name!r}; valid: {', '.join(SEARCHERS)}")
+    best = best_found(record, dataset)
+    out = {"wins": 0, "ties": 0, "losses": 0, "seeds": len(_units(record))}
+    for a, b in zip(best[first], best[second]):
+        if a is not None and b is not None:
+            out["wins" if a > b else "ties" if a == b else "losses"] += 1
+    return out
+
+
 def _units(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     if not record["units"]:
         raise ValueError("the study has no finished unit yet; nothing to read")
@@ -244,7 +267,7 @@ def summary_table(record: Mapping[str, Any]):
         lengths = [len(u["search"]["queried"][name]) for u in record["units"]]
         row = [name, f"{np.mean(lengths):.0f}"]
         for ds in nb201.DATASETS:
-            best = np.array([c[-1] for c in curves(record, ds)[name] if c.size])
+            best = np.array([b for b in best_found(record, ds)[name] if b is not None])
             cell = (f"{best.mean():.2f} ± {best.std(ddof=1):.2f}" if best.size > 1
                     else f"{best.mean():.2f}" if best.size else "no query")
             if 0 < best.size < seeds:      # a seed without queries has no best cell

@@ -108,6 +108,32 @@ def test_summary_table_counts_seeds_whose_searcher_queried_nothing(study):
         study_mod.summary_table({**record, "units": []})
 
 
+def test_best_found_and_head_to_head_count_seeds_by_their_best_cell(study):
+    _, _, record = study
+    two = json.loads(json.dumps(record))
+    second = json.loads(json.dumps(record["units"][0]))
+    second["seed"] = 1
+    curves = second["search"]["curves"]
+    curves["random search"]["cifar10"] = [50.0, 99.0]            # beats every sampler
+    curves["tier-guided sampler"]["cifar10"] = []                # queried nothing
+    two["units"].append(second)
+    first = record["units"][0]["search"]["curves"]
+    best = study_mod.best_found(two)
+    assert best["tier-guided sampler"] == [first["tier-guided sampler"]["cifar10"][-1], None]
+    assert best["random search"] == [first["random search"]["cifar10"][-1], 99.0]
+    g, u, r = (first[name]["cifar10"][-1] for name in study_mod.SEARCHERS)
+    seed0 = "wins" if u > r else "ties" if u == r else "losses"
+    expected = {"wins": 0, "ties": 0, "losses": 1, "seeds": 2}   # seed 1: random's 99 %
+    expected[seed0] += 1
+    assert study_mod.head_to_head(two, "uniform sampler", "random search") == expected
+    # the seed whose guided sampler queried nothing is in neither column
+    assert sum(study_mod.head_to_head(two, "tier-guided sampler", "random search")[k]
+               for k in ("wins", "ties", "losses")) == 1
+    assert study_mod.head_to_head(two, "random search", "random search")["ties"] == 2
+    with pytest.raises(ValueError, match="unknown searcher 'NAR'"):
+        study_mod.head_to_head(two, "NAR", "random search")
+
+
 def test_resume_adds_seeds_without_repeating_and_refuses_another_configuration(study, tmp_path, monkeypatch):
     out, config, record = study
     copy = tmp_path / "study.json"
