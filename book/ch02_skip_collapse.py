@@ -192,7 +192,8 @@ fig.tight_layout()
 # train. Each point is a mean over 4 batches, so a single epoch's sign is noisy; a
 # pattern must hold over several epochs (and seeds, exercise 4) to count. In the outputs
 # stored with this book (`colab` profile) it does not: skip is not favoured at epoch 0 or
-# 1, and is pushed up, with `avg_pool_3x3`, only after epoch 2. In the `smoke` profile
+# 1, is pushed up, with `avg_pool_3x3`, at epoch 2, and is back near zero at epoch 3: one
+# epoch, not a pattern. In the `smoke` profile
 # (two epochs on tiny synthetic data) the values are noise.
 #
 # ## 4. Stored records: the paper's budget, run on a GPU
@@ -236,8 +237,8 @@ for name, rec in found.records.items():
 # ## Exercises
 #
 # 1. Predict, then run: the collapse needs many α-steps. Search NAS-Bench-201 with more
-#    data or more epochs (`limit=10_000` or `epochs=30` in `nas_kit.search`; each
-#    doubles the time). Do skips appear in the derived cell, and does its benchmark
+#    data or more epochs (`limit=10_000` or `epochs=30` in `nas_kit.search`: twice and
+#    three times the α-steps and the time of the colab search). Do skips appear in the derived cell, and does its benchmark
 #    accuracy start to fall? After how many α-steps (`analysis.alpha_updates(record)`)?
 # 2. Search NAS-Bench-201 with `seed=3, 4, 5`. Is the collapse a property of the method
 #    or of one unlucky seed?
