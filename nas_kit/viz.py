@@ -17,6 +17,7 @@ Bad input raises ``ValueError`` naming the missing key, the bad shape, or the va
 """
 from __future__ import annotations
 
+import html
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,6 +29,10 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from .genotypes import (
+    DARTS_EDGES,
+    DARTS_PRIMITIVES,
+    NB201_EDGES,
+    NB201_PRIMITIVES,
     DartsGenotype,
     NB201Genotype,
     genotype_from_json,
@@ -35,7 +40,8 @@ from .genotypes import (
 )
 
 __all__ = [
-    "OP_COLORS", "op_color", "draw_cell", "draw_genotype", "plot_alpha_trajectories",
+    "OP_COLORS", "op_color", "draw_cell", "draw_genotype", "draw_search_space",
+    "plot_alpha_trajectories",
     "skip_counts", "plot_skip_counts", "plot_weight_heatmap", "plot_losses",
     "plot_nb201_accuracy", "skip_margin", "plot_skip_margin", "plot_stored",
     "save_record_figures",
@@ -323,6 +329,52 @@ def draw_genotype(genotype, *, title: str | None = None) -> graphviz.Digraph:
     # An invisible edge ranks the reduction cell after the normal one: side by side.
     g.edge("normal_out", "reduce_c0", style="invis", ltail="cluster_normal",
            lhead="cluster_reduce")
+    return g
+
+
+_SPACE_CELLS = {"darts": (DARTS_PRIMITIVES, DARTS_EDGES), "nb201": (NB201_PRIMITIVES, NB201_EDGES)}
+
+
+def draw_search_space(space: str, *, title: str | None = None) -> graphviz.Digraph:
+    """The cell of a search space *before* the search: every edge is a mixed operation of
+    all candidates, drawn as one edge labelled with a strip of colour swatches, one per
+    candidate operation, in the colours of :func:`draw_cell` (legend under the title). The
+    search weighs these operations with α; deriving a genotype keeps one per kept edge.
+
+    ``space``: ``'darts'`` (14 edges x 8 operations; the normal and the reduction cell have
+    this same shape, only the reduction cell's edges from c_{k-2} and c_{k-1} have stride 2)
+    or ``'nb201'`` (6 edges x 5 operations). Edge count: the cell's edges, plus, in the
+    DARTS space, one grey edge from each intermediate node to the output c_{k}.
+    """
+    if space not in _SPACE_CELLS:
+        raise ValueError(f"unknown search space {space!r}; valid: {', '.join(_SPACE_CELLS)}")
+    ops, edges = _SPACE_CELLS[space]
+    heading = (f"{_SPACE_NAMES[space]}: {len(edges)} edges x {len(ops)} candidate operations"
+               if title is None else title)
+    swatches = "".join(f'<TD BGCOLOR="{op_color(op)}" WIDTH="7" HEIGHT="7"></TD>' for op in ops)
+    strip = f'<<TABLE BORDER="0" CELLSPACING="1" CELLPADDING="0"><TR>{swatches}</TR></TABLE>>'
+    legend = "".join(f'<TD><FONT COLOR="{op_color(op)}">■ {op}</FONT></TD>' for op in ops)
+    g = _new_digraph(f"{space}_space", None)
+    g.attr(label=f'<<TABLE BORDER="0"><TR><TD COLSPAN="{len(ops)}"><FONT POINT-SIZE="18">'
+                 f'{html.escape(heading)}</FONT></TD></TR><TR>{legend}</TR></TABLE>>',
+           labelloc="t")
+    if space == "darts":
+        g.node("c0", label="<c<SUB>k-2</SUB>>", fillcolor=_FILL_INPUT)
+        g.node("c1", label="<c<SUB>k-1</SUB>>", fillcolor=_FILL_INPUT)
+        _pin_inputs(g, "")
+        for n in range(2, 6):
+            g.node(f"c{n}", label=str(n - 2), fillcolor=_FILL_NODE)
+        g.node("out", label="<c<SUB>k</SUB>>", fillcolor=_FILL_OUTPUT)
+        for n in range(2, 6):
+            g.edge(f"c{n}", "out", color="#606060")
+        name = "c{}".format
+    else:
+        fills = {0: _FILL_INPUT, 1: _FILL_NODE, 2: _FILL_NODE, 3: _FILL_OUTPUT}
+        for n in range(4):
+            g.node(f"n{n}", label=str(n), fillcolor=fills[n])
+        name = "n{}".format
+    for src, dst in edges:
+        g.edge(name(src), name(dst), label=strip, color="#404040")
     return g
 
 

@@ -205,6 +205,34 @@ def test_cells_render_png(darts_record, nb201_record, tmp_path):
     assert (tmp_path / "fair.png").stat().st_size > 1000 and out.endswith(".png")
 
 
+@pytest.mark.parametrize("space, n_edges, ops", [
+    ("darts", 14, DARTS_PRIMITIVES), ("nb201", 6, NB201_PRIMITIVES)])
+def test_draw_search_space_gives_every_edge_every_candidate(space, n_edges, ops):
+    g = viz.draw_search_space(space)
+    edge_lines = [ln for ln in g.source.splitlines() if "->" in ln and "style=invis" not in ln]
+    mixed = [ln for ln in edge_lines if "<TABLE" in ln]
+    assert len(mixed) == n_edges and len(set(mixed)) == n_edges      # each (src, dst) once
+    # a strip of one swatch per candidate, in the order and colours of every other figure
+    swatches = re.findall(r'BGCOLOR="(#[0-9a-f]{6})"', mixed[0])
+    assert swatches == [viz.op_color(op) for op in ops]
+    assert all(op in g.source for op in ops)
+    assert len(edge_lines) - n_edges == (4 if space == "darts" else 0)  # nodes 0..3 -> c_k
+    assert f"{n_edges} edges x {len(ops)} candidate operations" in g.source
+    assert "my title" in viz.draw_search_space(space, title="my title").source
+
+
+@needs_dot
+def test_search_spaces_render_png():
+    for space in ("darts", "nb201"):
+        png = viz.draw_search_space(space).pipe(format="png")
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+
+
+def test_draw_search_space_names_a_bad_space():
+    with pytest.raises(ValueError, match="unknown search space 'nasbench101'; valid: darts, nb201"):
+        viz.draw_search_space("nasbench101")
+
+
 def test_draw_cell_bad_input(darts_record, nb201_record):
     with pytest.raises(ValueError, match="normal, reduce"):
         viz.draw_cell(darts_record[1][-1], "reduction")
