@@ -122,7 +122,15 @@ for name, g in zip(ops, alpha.grad):
 # intermediate node sums a mixed op from each earlier node, so a cell has
 # 2+3+4+5 = 14 edges. *Normal* cells keep the resolution, *reduction* cells (at 1/3 and
 # 2/3 of the depth) halve it. All normal cells share one α matrix (14 × 8), all
-# reduction cells another. The search network has 16 initial channels and 8 cells:
+# reduction cells another. Before the search, every edge is a mixed op of all 8
+# candidates (each swatch on an edge is one candidate, in the colours every figure of this
+# book uses):
+
+# %%
+viz.draw_search_space("darts")
+
+# %% [markdown]
+# The search network has 16 initial channels and 8 cells:
 
 # %%
 from nas_kit.spaces import DartsSupernet, NB201Supernet
@@ -140,6 +148,9 @@ print({name: tuple(a.shape) for name, a in darts_net.arch.items()})
 # is node 3. Three stages of 5 cells are joined by fixed ResNet blocks. One α (6 × 5) is
 # shared by all 15 cells. Because the benchmark trained every one of the 5⁶ = 15,625
 # possible cells, any cell a search finds can be *looked up* instead of trained.
+
+# %%
+viz.draw_search_space("nb201")
 
 # %%
 nb201_net = NB201Supernet(C=16, num_classes=10, cells_per_stage=5)
@@ -277,6 +288,46 @@ for step_length in (0.01, 1e-3, 1e-5):
 # suite checks `nas_kit`'s second-order gradient against the exact unrolled
 # hypergradient at a small step.
 #
+# **How different are the two orders?** On the same supernet, weights and batches, the
+# first-order α-gradient $\nabla_\alpha \mathcal{L}_{\text{val}}(w, \alpha)$ against the
+# second-order one that `darts-2nd` uses (`nas_kit.hypergradient`, with DARTS' recipe:
+# $\xi$ = the weights' learning rate 0.025, momentum 0.9, weight decay 3·10⁻⁴, $R$ = 0.01 /
+# ‖v‖). Both differ in two ways: $\mathcal{L}_{\text{val}}$ is evaluated at $w'$ instead of
+# $w$, and the mixed-derivative term is subtracted. The lines below print how far apart
+# the two gradients point (cosine), how large their difference is, and on how many of the
+# 6 edges both push up the same operation most (the most negative gradient), for a fresh
+# supernet and after 20 SGD steps on the training batch. Random images and labels: this
+# checks the algebra, not what a real search would do.
+
+# %%
+from nas_kit.hypergradient import unrolled_alpha_grads
+from nas_kit.methods import SearchConfig
+
+recipe = SearchConfig()   # DARTS' defaults for the weights: lr (ξ) 0.025, momentum 0.9, wd 3e-4
+x_v, y_v = torch.randn(32, 3, 16, 16, dtype=torch.float64), torch.randint(0, 10, (32,))
+w_opt = torch.optim.SGD(params, lr=recipe.w_lr, momentum=recipe.w_momentum,
+                        weight_decay=recipe.w_weight_decay)
+trained = 0
+for steps in (0, 20):
+    for _ in range(steps - trained):      # train the weights on the training batch
+        w_opt.zero_grad()
+        F.cross_entropy(net(x_t), y_t).backward()
+        w_opt.step()
+    trained = steps
+    first = torch.autograd.grad(F.cross_entropy(net(x_v), y_v), alphas)[0]
+    second = unrolled_alpha_grads(
+        params, alphas, lambda: F.cross_entropy(net(x_t), y_t),
+        lambda: (F.cross_entropy(net(x_v), y_v), None), lr=recipe.w_lr,
+        momentum=recipe.w_momentum, weight_decay=recipe.w_weight_decay,
+        momentum_buffers=[w_opt.state[p].get("momentum_buffer") for p in params],
+        r=recipe.unroll_r)[0][0]
+    cosine = F.cosine_similarity(first.flatten(), second.flatten(), dim=0).item()
+    rel = ((second - first).norm() / first.norm()).item()
+    same = (first.argmin(dim=1) == second.argmin(dim=1)).sum().item()
+    print(f"after {steps:2d} SGD steps: cosine {cosine:.3f}, |second - first| / |first| {rel:.3f}, "
+          f"same operation pushed up most on {same} of {first.shape[0]} edges")
+
+# %% [markdown]
 # ## 4. Deriving a genotype
 #
 # After the search, DARTS turns α into a discrete cell. In the DARTS space, every
