@@ -61,8 +61,10 @@ if importlib.util.find_spec("nas_kit") is None:
 # 3. searches with NAR against **random search**, over several seeds, and asks whether it
 #    finds the benchmark's best cell: first by ranking a fixed random pool, then with the
 #    paper's own **tier-guided sampler**;
-# 4. shows a stored study at the paper's setting (its model, schedule and training-set
-#    size, several training seeds), made with `python -m nas_kit nar-study`, on all three datasets.
+# 4. shows two stored studies at the paper's setting (its model, schedule and training-set
+#    size, several training seeds) on all three datasets: the rankers, made with
+#    `python -m nas_kit nar-study`, and NAR's own sampler at the paper's budget, made with
+#    `python -m nas_kit nar-sampler-study`.
 
 # %%
 import matplotlib.pyplot as plt
@@ -348,16 +350,74 @@ if study is not None:
           f"share of cells predicted tier 0: {confusion[:, 0].sum() / confusion.sum():.3f}")
 
 # %% [markdown]
+# ### NAR's own sampler at the paper's setting
+#
+# The searches above rank a fixed pool. The paper's own search is the tier-guided sampler
+# of section 3; the study below runs it at the paper's budget (the released NB201 settings:
+# 50 iterations of 128 cells, the 5 best new cells predicted tier 0 queried per iteration),
+# made by `python -m nas_kit nar-sampler-study --study paper`. For each training seed it
+# retrains NAR exactly as the ranking study's largest unit (the same 1,000 training cells,
+# the same held-out cells, model, epochs and seed) and records its τ, then runs the
+# tier-guided sampler, the same sampler drawing uniformly (the released NB201
+# configuration) and random search with as many queries, the training seed serving as
+# search seed. No searcher queries a training or held-out cell. The first line says which
+# training seeds the record holds and the device it ran on.
+
+# %%
+from nas_kit import nar_sampler_study
+
+sampler_study, found = nar_sampler_study.load_stored()   # records/nar-sampler-nb201-paper.json
+print(found)
+if sampler_study is not None and sampler_study["units"]:
+    ranking_tau = ({(u["size"], u["seed"]): u["tau"]["NAR"] for u in study["units"]}
+                   if study is not None else {})
+    size = sampler_study["config"]["size"]
+    for u in sampler_study["units"]:
+        same = ranking_tau.get((size, u["seed"]))
+        print(f"training seed {u['seed']}: NAR's τ {u['tau_nar']:.3f} here, "
+              + (f"{same:.3f} in the ranking study's unit with the same cells, recipe and seed"
+                 if same is not None else "no ranking-study unit with the same cells and seed")
+              + f"; {u['seconds'] / 60:.1f} min")
+
+# %% [markdown]
+# The best test accuracy found so far, one line per training seed (a sampler run can be
+# shorter than 250 queries when NAR predicts fewer than 5 new cells tier 0 in an
+# iteration), on CIFAR-10 and, from the same queried cells, on CIFAR-100 and
+# ImageNet16-120 (a transfer: NAR was trained on CIFAR-10 validation accuracy).
+
+# %%
+if sampler_study is not None and sampler_study["units"]:
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    colors = {"tier-guided sampler": "tab:blue", "uniform sampler": "tab:purple", "random search": "tab:gray"}
+    for ax, ds in zip(axes, nb201.DATASETS):
+        for name, per_seed in nar_sampler_study.curves(sampler_study, ds).items():
+            for k, curve in enumerate(per_seed):
+                if curve.size:
+                    ax.plot(np.arange(1, curve.size + 1), curve, color=colors[name], lw=1.2,
+                            ls="--" if name == "random search" else "-",
+                            label=name if k == 0 else None)
+        best = nar.accuracies([nb201.optimum(ds).index], ds)[0]
+        ax.axhline(best, color="tab:red", lw=0.8, ls=":", zorder=0)
+        ax.set_ylim(best - 4, best + 0.5)
+        ax.set_title(f"{ds} test (optimum: dotted red line)", fontsize=9)
+        ax.set_xlabel("queried cells")
+    axes[0].set_ylabel("best test accuracy so far (%)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"stored study {nar_sampler_study.STORED_NAME} (NB201 table)", fontsize=9)
+    fig.tight_layout()
+    display(nar_sampler_study.summary_table(sampler_study))
+
+# %% [markdown]
 # ## The paper's claims and our measurements
 #
 # | claim (NAR paper, abstract) | where this chapter measures it |
 # |---|---|
 # | NAR ranks architectures better than regression or pairwise comparison | τ of the three rankers: section 2 (your run) and the stored study's τ table |
 # | on NAS-Bench-201 NAR identifies the optimum for CIFAR-10, CIFAR-100 and ImageNet16-120 | the search table: best found and the seeds whose queries include each optimum |
-# | the paper's search: sampling guided by the top tier's statistics (its method; the abstract reports sampling results for NAS-Bench-101 only) | section 3, "The paper's sampler" (your run, CIFAR-10): tier-guided vs uniform sampler vs random search, read below its table |
+# | the paper's search: sampling guided by the top tier's statistics (its method; the abstract reports sampling results for NAS-Bench-101 only) | section 3, "The paper's sampler" (your run, CIFAR-10), and section 4, "NAR's own sampler at the paper's setting" (stored study, three datasets): tier-guided vs uniform sampler vs random search |
 #
-# The next cell prints the comparison from the stored study (nothing here is typed in); the
-# sampler row is read in section 3, below its table.
+# The next cell prints the comparison from the stored ranking study (nothing here is typed
+# in); the sampler row is read below, after it.
 
 # %%
 if study is not None:
@@ -393,6 +453,27 @@ else:
 # can query it. In the `smoke` profile your own run's model is tiny
 # and trained for a few epochs on few cells, so its numbers mean little.
 #
+# The sampler row, from the stored sampler study: the best cell each searcher found, and in
+# how many training seeds one searcher's best beat another's.
+
+# %%
+if sampler_study is not None and sampler_study["units"]:
+    for ds in nb201.DATASETS:
+        best = nar_sampler_study.best_found(sampler_study, ds)
+        means = ", ".join(f"{name} {np.mean([b for b in v if b is not None]):.2f}"
+                          for name, v in best.items() if any(b is not None for b in v))
+        print(f"{ds:15s} best found, mean over seeds: {means} "
+              f"(optimum {nb201.accuracy(nb201.optimum(ds).index, ds):.2f})")
+        for first, second in [("tier-guided sampler", "uniform sampler"),
+                              ("tier-guided sampler", "random search"),
+                              ("uniform sampler", "random search")]:
+            h = nar_sampler_study.head_to_head(sampler_study, first, second, ds)
+            print(f"    {first} vs {second}: better in {h['wins']}, tied in {h['ties']}, "
+                  f"worse in {h['losses']} of {h['seeds']} seeds")
+else:
+    print("No stored sampler study: only your own run of the sampler (section 3) is shown.")
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Set the ranking-loss weight to zero (`rank_weight=0` in `nar.train_nar`): how much of
