@@ -108,30 +108,36 @@ def test_summary_table_counts_seeds_whose_searcher_queried_nothing(study):
         study_mod.summary_table({**record, "units": []})
 
 
+def _with_best(unit, seed, best):
+    """A copy of ``unit`` as seed ``seed`` whose searchers' CIFAR-10 curves end at ``best``
+    ({searcher: last value, or None for a searcher that queried nothing})."""
+    unit = json.loads(json.dumps(unit))
+    unit["seed"] = seed
+    for name, value in best.items():
+        unit["search"]["curves"][name]["cifar10"] = [] if value is None else [50.0, value]
+    return unit
+
+
 def test_best_found_and_head_to_head_count_seeds_by_their_best_cell(study):
     _, _, record = study
-    two = json.loads(json.dumps(record))
-    second = json.loads(json.dumps(record["units"][0]))
-    second["seed"] = 1
-    curves = second["search"]["curves"]
-    curves["random search"]["cifar10"] = [50.0, 99.0]            # beats every sampler
-    curves["tier-guided sampler"]["cifar10"] = []                # queried nothing
-    two["units"].append(second)
-    first = record["units"][0]["search"]["curves"]
-    best = study_mod.best_found(two)
-    assert best["tier-guided sampler"] == [first["tier-guided sampler"]["cifar10"][-1], None]
-    assert best["random search"] == [first["random search"]["cifar10"][-1], 99.0]
-    g, u, r = (first[name]["cifar10"][-1] for name in study_mod.SEARCHERS)
-    seed0 = "wins" if u > r else "ties" if u == r else "losses"
-    expected = {"wins": 0, "ties": 0, "losses": 1, "seeds": 2}   # seed 1: random's 99 %
-    expected[seed0] += 1
-    assert study_mod.head_to_head(two, "uniform sampler", "random search") == expected
-    # the seed whose guided sampler queried nothing is in neither column
-    assert sum(study_mod.head_to_head(two, "tier-guided sampler", "random search")[k]
-               for k in ("wins", "ties", "losses")) == 1
-    assert study_mod.head_to_head(two, "random search", "random search")["ties"] == 2
+    guided, uniform, rand = study_mod.SEARCHERS
+    unit = record["units"][0]
+    two = {**record, "units": [_with_best(unit, 0, {guided: 94.0, uniform: 93.5, rand: 93.5}),
+                               _with_best(unit, 1, {guided: None, uniform: 93.0, rand: 99.0})]}
+    assert study_mod.best_found(two) == {guided: [94.0, None], uniform: [93.5, 93.0], rand: [93.5, 99.0]}
+    # seed 0: a tie between two different searchers; seed 1: random search ahead
+    assert study_mod.head_to_head(two, uniform, rand) == {"wins": 0, "ties": 1, "losses": 1, "seeds": 2}
+    assert study_mod.head_to_head(two, rand, uniform) == {"wins": 1, "ties": 1, "losses": 0, "seeds": 2}
+    # the seed whose guided sampler queried nothing lands in no column, on either side
+    assert study_mod.head_to_head(two, guided, rand) == {"wins": 1, "ties": 0, "losses": 0, "seeds": 2}
+    assert study_mod.head_to_head(two, rand, guided) == {"wins": 0, "ties": 0, "losses": 1, "seeds": 2}
+    # the other datasets are read from their own curves
+    c100 = [u["search"]["curves"][uniform]["cifar100"][-1] for u in two["units"]]
+    assert study_mod.best_found(two, "cifar100")[uniform] == c100
     with pytest.raises(ValueError, match="unknown searcher 'NAR'"):
-        study_mod.head_to_head(two, "NAR", "random search")
+        study_mod.head_to_head(two, "NAR", rand)
+    with pytest.raises(ValueError, match="unknown dataset 'svhn'"):
+        study_mod.head_to_head(two, guided, rand, "svhn")
 
 
 def test_resume_adds_seeds_without_repeating_and_refuses_another_configuration(study, tmp_path, monkeypatch):

@@ -211,14 +211,16 @@ def test_draw_search_space_gives_every_edge_every_candidate(space, n_edges, ops)
     g = viz.draw_search_space(space)
     edge_lines = [ln for ln in g.source.splitlines() if "->" in ln and "style=invis" not in ln]
     mixed = [ln for ln in edge_lines if "<TABLE" in ln]
-    assert len(mixed) == n_edges and len(set(mixed)) == n_edges      # each (src, dst) once
+    pairs = [tuple(int(n) for n in re.findall(r"[cn](\d+)", ln.split("[")[0])) for ln in mixed]
+    assert pairs == list(DARTS_EDGES if space == "darts" else NB201_EDGES)   # each edge once
+    assert all("<TABLE" not in ln for ln in edge_lines if "-> out" in ln)   # c_k: not searched
     # a strip of one swatch per candidate, in the order and colours of every other figure
     swatches = re.findall(r'BGCOLOR="(#[0-9a-f]{6})"', mixed[0])
     assert swatches == [viz.op_color(op) for op in ops]
     assert all(op in g.source for op in ops)
     assert len(edge_lines) - n_edges == (4 if space == "darts" else 0)  # nodes 0..3 -> c_k
     assert f"{n_edges} edges x {len(ops)} candidate operations" in g.source
-    assert "my title" in viz.draw_search_space(space, title="my title").source
+    assert "a&lt;b" in viz.draw_search_space(space, title="a<b").source   # HTML-escaped
 
 
 @needs_dot
