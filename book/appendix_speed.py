@@ -364,6 +364,24 @@ for name, result in results.items():
               f" -> {'within' if a['within_self_noise'] else 'ABOVE'} it")
 
 # %% [markdown]
+# ## What a chapter costs, cell by cell
+#
+# `benchmarks/time_chapters.py` runs each chapter's code cells in order, outside Jupyter, one
+# process per chapter, and times every cell. The issues' budget for the `smoke` profile is
+# 60 s per chapter on a CPU (what `nbval` runs in CI); for the `colab` profile, 15 minutes on
+# a T4, which no file below measures yet.
+
+# %%
+from nas_kit.profiling import chapter_times_table
+
+chapter_files = {p.name: json.loads(p.read_text()) for p in sorted(RESULTS.glob("chapter_times_*.json"))}
+for name, result in chapter_files.items():
+    display(chapter_times_table(result))
+    print(f"{name} — {speed_provenance(dict(result, shapes=result['profile'] + ' profile'))}")
+if not chapter_files:
+    print("not measured yet")
+
+# %% [markdown]
 # ## What each lever bought so far
 #
 # | lever | status | measured effect (tables above) |

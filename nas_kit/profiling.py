@@ -172,6 +172,22 @@ def host_overhead_table(files: dict[str, dict]):
                       rows)
 
 
+def chapter_times_table(result: dict):
+    """A `Table` of one `benchmarks/time_chapters.py` JSON: per chapter its wall time, the
+    process's (imports included), and its slowest cell (first code line, seconds); a chapter
+    that stopped on an error says so instead of a time."""
+    from .tables import make_table
+    rows = []
+    for ch in result["chapters"]:
+        slow = max(ch["cells"], key=lambda c: c["seconds"]) if ch.get("cells") else None
+        wall = f"stopped: {ch['error']['error']}" if ch.get("error") else f"{ch['wall_s']:.1f}"
+        rows.append([ch["chapter"], wall, f"{ch['process_s']:.1f}" if "process_s" in ch else "–",
+                     f"{slow['seconds']:.1f} s: `{slow['first_line']}`" if slow else "–"])
+    return make_table(["chapter", "wall s", "process s", "slowest cell"], rows, notes=[
+        f"{result['profile']} profile, data: {result['dataset']}; one process per chapter, "
+        f"cells run outside Jupyter (benchmarks/time_chapters.py)"])
+
+
 def engine_agreement(result: dict) -> list[dict]:
     """Per method and space: the fused-vs-eager α-gradient difference beside the eager
     engine's own change under 1e-7 relative weight noise (both from the benchmark JSON)."""

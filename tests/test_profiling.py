@@ -84,10 +84,28 @@ def test_stored_benchmark_files_render():
     from nas_kit.profiling import host_overhead_table
     host = {p.name: json.loads(p.read_text()) for p in results.glob("host_overhead_*.json")}
     assert len(host_overhead_table(host).rows) == sum(len(r["rows"]) for r in host.values())
-    shown = ("search_speed_*.json", "conv_choices_*.json", "host_overhead_*.json")
+    from nas_kit.profiling import chapter_times_table
+    for path in results.glob("chapter_times_*.json"):
+        result = json.loads(path.read_text())
+        assert len(chapter_times_table(result).rows) == len(result["chapters"]) > 0, path.name
+    shown = ("search_speed_*.json", "conv_choices_*.json", "host_overhead_*.json",
+             "chapter_times_*.json")
     others = {p.name for p in results.glob("*.json")} - {
         p.name for pattern in shown for p in results.glob(pattern)}
     assert not others, f"benchmark files the book does not show: {sorted(others)}"
+
+
+def test_chapter_times_table_names_the_slowest_cell_and_a_stopped_chapter():
+    from nas_kit.profiling import chapter_times_table
+    cells = [{"cell": 0, "line": 3, "first_line": "import torch", "seconds": 0.5},
+             {"cell": 1, "line": 9, "first_line": "record = nas_kit.search(", "seconds": 4.25}]
+    result = {"profile": "smoke", "dataset": "profile default", "chapters": [
+        {"chapter": "ch01_x", "cells": cells, "wall_s": 4.81, "process_s": 6.02},
+        {"chapter": "ch02_y", "cells": cells[:1], "wall_s": 0.6,
+         "error": {"cell": 1, "line": 9, "error": "RuntimeError: boom"}}]}
+    rows = chapter_times_table(result).rows
+    assert list(rows[0]) == ["ch01_x", "4.8", "6.0", "4.2 s: `record = nas_kit.search(`"]
+    assert list(rows[1]) == ["ch02_y", "stopped: RuntimeError: boom", "–", "0.5 s: `import torch`"]
 
 
 def test_count_ops_counts_computing_ops_not_views():
