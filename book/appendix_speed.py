@@ -377,7 +377,7 @@ from nas_kit.profiling import chapter_times_table
 chapter_files = {p.name: json.loads(p.read_text()) for p in sorted(RESULTS.glob("chapter_times_*.json"))}
 for name, result in chapter_files.items():
     display(chapter_times_table(result))
-    print(f"{name} — {speed_provenance(dict(result, shapes=result['profile'] + ' profile'))}")
+    print(f"{name} — {speed_provenance(dict(result, shapes=result['profile']))}")
 if not chapter_files:
     print("not measured yet")
 
