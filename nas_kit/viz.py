@@ -82,6 +82,9 @@ _FONT = "Helvetica"
 _FILL_INPUT = "darkseagreen2"
 _FILL_NODE = "lightblue"
 _FILL_OUTPUT = "palegoldenrod"
+# DARTS cell inputs c_{k-2}, c_{k-1} and output c_k; NAS-Bench-201 node fills (0 in, 3 out)
+_DARTS_IO_LABELS = {"prev2": "<c<SUB>k-2</SUB>>", "prev1": "<c<SUB>k-1</SUB>>", "out": "<c<SUB>k</SUB>>"}
+_NB201_FILLS = {0: _FILL_INPUT, 1: _FILL_NODE, 2: _FILL_NODE, 3: _FILL_OUTPUT}
 _ABSENT = dict(style="filled,dashed", fillcolor="#f2f2f2", color="#9e9e9e", fontcolor="#9e9e9e")
 
 
@@ -223,8 +226,8 @@ def _add_darts_cell(g: graphviz.Digraph, edges, concat, prefix: str,
         return f"{prefix}c{n}"
 
     out = f"{prefix}out"
-    g.node(nid(0), label="<c<SUB>k-2</SUB>>", fillcolor=_FILL_INPUT)
-    g.node(nid(1), label="<c<SUB>k-1</SUB>>", fillcolor=_FILL_INPUT)
+    g.node(nid(0), label=_DARTS_IO_LABELS["prev2"], fillcolor=_FILL_INPUT)
+    g.node(nid(1), label=_DARTS_IO_LABELS["prev1"], fillcolor=_FILL_INPUT)
     if not in_cluster:
         _pin_inputs(g, prefix)
     for n in range(2, 6):
@@ -234,7 +237,7 @@ def _add_darts_cell(g: graphviz.Digraph, edges, concat, prefix: str,
                 g.edge(nid(1), nid(n), style="invis")
         else:
             g.node(nid(n), label=str(n - 2), fillcolor=_FILL_NODE)
-    g.node(out, label="<c<SUB>k</SUB>>", fillcolor=_FILL_OUTPUT)
+    g.node(out, label=_DARTS_IO_LABELS["out"], fillcolor=_FILL_OUTPUT)
     for op, src, dst in sorted(edges, key=lambda e: (e[2], e[1])):
         attrs = dict(label=op, color=op_color(op), fontcolor=op_color(op))
         if src in dead:  # Fair DARTS skips edges out of a node without inputs
@@ -258,12 +261,11 @@ def _nb201_dead_nodes(edges) -> set[int]:
 def _add_nb201_cell(g: graphviz.Digraph, genotype: NB201Genotype, prefix: str) -> None:
     edges = genotype.edges()
     dead = _nb201_dead_nodes(edges)
-    fills = {0: _FILL_INPUT, 1: _FILL_NODE, 2: _FILL_NODE, 3: _FILL_OUTPUT}
     for n in range(4):
         if n in dead:
             g.node(f"{prefix}n{n}", label=str(n), **_ABSENT)
         else:
-            g.node(f"{prefix}n{n}", label=str(n), fillcolor=fills[n])
+            g.node(f"{prefix}n{n}", label=str(n), fillcolor=_NB201_FILLS[n])
     for op, src, dst in edges:
         if op == "none":
             attrs = dict(label="none", color="#b0b0b0", fontcolor="#9e9e9e", style="dotted")
@@ -359,19 +361,18 @@ def draw_search_space(space: str, *, title: str | None = None) -> graphviz.Digra
                  f'{html.escape(heading)}</FONT></TD></TR><TR>{legend}</TR></TABLE>>',
            labelloc="t")
     if space == "darts":
-        g.node("c0", label="<c<SUB>k-2</SUB>>", fillcolor=_FILL_INPUT)
-        g.node("c1", label="<c<SUB>k-1</SUB>>", fillcolor=_FILL_INPUT)
+        g.node("c0", label=_DARTS_IO_LABELS["prev2"], fillcolor=_FILL_INPUT)
+        g.node("c1", label=_DARTS_IO_LABELS["prev1"], fillcolor=_FILL_INPUT)
         _pin_inputs(g, "")
         for n in range(2, 6):
             g.node(f"c{n}", label=str(n - 2), fillcolor=_FILL_NODE)
-        g.node("out", label="<c<SUB>k</SUB>>", fillcolor=_FILL_OUTPUT)
+        g.node("out", label=_DARTS_IO_LABELS["out"], fillcolor=_FILL_OUTPUT)
         for n in range(2, 6):
             g.edge(f"c{n}", "out", color="#606060")
         name = "c{}".format
     else:
-        fills = {0: _FILL_INPUT, 1: _FILL_NODE, 2: _FILL_NODE, 3: _FILL_OUTPUT}
         for n in range(4):
-            g.node(f"n{n}", label=str(n), fillcolor=fills[n])
+            g.node(f"n{n}", label=str(n), fillcolor=_NB201_FILLS[n])
         name = "n{}".format
     for src, dst in edges:
         g.edge(name(src), name(dst), label=strip, color="#404040")
