@@ -100,9 +100,34 @@ def device_name(device: torch.device | str) -> str:
     return f"CPU ({arch}, {threads} thread{'s' if threads != 1 else ''})"
 
 
+def _cpu_model() -> str:
+    """The CPU's model name ("AMD EPYC", "Intel(R) Xeon(R) ...") where the system says it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def cpu_description() -> str:
+    """The host CPU and the vector instruction set torch's CPU kernels use, e.g.
+    ``"AMD EPYC (ATen AVX512)"``.
+
+    Kept with every record because float sums on the CPU depend on it: on one machine,
+    forcing ``ATEN_CPU_CAPABILITY=avx2`` instead of AVX-512 changed a 10-epoch NAR's
+    predicted scores well beyond rounding, while repeated runs with the same kernels were
+    bit-identical. A CPU result reproduces exactly only where this string matches."""
+    get = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
+    capability = get() if get is not None else "unknown"
+    return f"{_cpu_model()} (ATen {capability})"
+
+
 def environment(device: torch.device | str) -> dict[str, Any]:
-    """Where a run happened: versions, device name, git commit (and whether nas_kit's files
-    differed from it), date."""
+    """Where a run happened: versions, device name, the host CPU and its kernels'
+    instruction set, git commit (and whether nas_kit's files differed from it), date."""
     device = torch.device(device)
     name = device_name(device)
     from . import __version__
@@ -112,6 +137,7 @@ def environment(device: torch.device | str) -> dict[str, Any]:
         "python": platform.python_version(),
         "device": device.type,
         "device_name": name,
+        "cpu": cpu_description(),
         "cuda": torch.version.cuda if device.type == "cuda" else None,
         "git_commit": git_commit(),
         "git_modified": git_modified(),

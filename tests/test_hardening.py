@@ -211,6 +211,11 @@ def test_the_environment_line_names_the_commit_nas_kit_was_imported_from(monkeyp
     assert env["device"] == "cpu"
     assert env["device_name"].startswith("CPU (") and f", {threads} thread" in env["device_name"]
     assert "device: CPU (" in nas_kit.describe_environment("smoke")
+    # the CPU's kernels decide CPU float sums: the record names the instruction set
+    capability = torch.backends.cpu.get_cpu_capability()
+    assert env["cpu"].endswith(f"(ATen {capability})") and len(env["cpu"]) > len(capability) + 8
+    monkeypatch.setattr(records, "_cpu_model", lambda: "Test CPU 9000")
+    assert records.environment("cpu")["cpu"] == f"Test CPU 9000 (ATen {capability})"
     assert env["git_commit"] == "0123456789abcdef" and env["git_modified"] is None
     assert "nas_kit 0.1.0 (0123456)" in nas_kit.describe_environment("smoke")
     monkeypatch.delenv("NAS_KIT_GIT_COMMIT")
