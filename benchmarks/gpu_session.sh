@@ -50,7 +50,12 @@
 #   TOTAL_S     if set, the whole call's seconds: records get what the benchmark left, less
 #               a minute for packing (overrides RECORD_MIN)
 #   PLAN        make_records plan (default all)
-#   RECORD_ARGS extra make_records.py arguments (a CPU dry run: "--profile smoke --dataset synthetic")
+#   RECORD_ARGS extra make_records.py arguments. A CPU dry run of the whole script (checked
+#               2026-11-29, 2-core CPU, 150 s: both record processes exit 0) needs the
+#               committed benchmarks' graph verdicts switched off too, since make_records
+#               refuses verified CUDA graphs without a GPU:
+#               BENCH_MIN=0 TOTAL_S=150 GRAPHS_FROM=/nonexistent NOISE_FROM=/nonexistent
+#               RECORD_ARGS="--profile smoke --dataset synthetic"
 #   BENCH_MORE  methods benchmarked after DARTS while BENCH_MIN lasts (default: those the
 #               committed files lack first: rf-pcdarts darts-2nd, then the others)
 #   NB201_WORKERS  NAS-Bench-201 record processes (default: the benchmark's launch headroom)
