@@ -122,7 +122,13 @@ class DartsGenotype:
 
     def skip_count(self, cell: str = "normal") -> int:
         """Number of ``skip_connect`` edges in ``cell`` (the DARTS-collapse symptom)."""
-        return sum(op == 'skip_connect' for op, _, _ in self.cell(cell))
+        return self.op_count('skip_connect', cell)
+
+    def op_count(self, op: str, cell: str = "normal") -> int:
+        """Number of ``op`` edges in ``cell``; ``op`` must be one of ``DARTS_PRIMITIVES``."""
+        if op not in DARTS_PRIMITIVES:
+            raise ValueError(f"unknown op {op!r}; valid: {_valid(DARTS_PRIMITIVES)}")
+        return sum(o == op for o, _, _ in self.cell(cell))
 
     def __str__(self) -> str:
         parts = []
@@ -180,7 +186,15 @@ class NB201Genotype:
         return [(op, s, d) for op, (s, d) in zip(self.ops, NB201_EDGES)]
 
     def skip_count(self) -> int:
-        return sum(op == 'skip_connect' for op in self.ops)
+        """Number of ``skip_connect`` edges (of 6)."""
+        return self.op_count('skip_connect')
+
+    def op_count(self, op: str) -> int:
+        """Number of edges (of 6) holding ``op``, one of ``NB201_PRIMITIVES``: e.g. ``'none'``,
+        edges that connect nothing, which can take a skip's place when skips are suppressed."""
+        if op not in NB201_PRIMITIVES:
+            raise ValueError(f"unknown op {op!r} in NB201 cell; valid: {_valid(NB201_PRIMITIVES)}")
+        return sum(o == op for o in self.ops)
 
     def __str__(self) -> str:
         groups: dict[int, list[str]] = {1: [], 2: [], 3: []}

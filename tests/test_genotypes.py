@@ -64,6 +64,11 @@ def test_skip_counts_and_cells():
     assert published('DARTS_V1').skip_count() == 3
     assert published('DARTS_V2').skip_count('normal') == 2
     assert published('DARTS_V2').skip_count('reduce') == 3
+    v2 = published('DARTS_V2')
+    assert v2.op_count('sep_conv_3x3') == 5 and v2.op_count('max_pool_3x3', 'reduce') == 5
+    assert sum(v2.op_count(op) for op in DARTS_PRIMITIVES) == 8
+    with pytest.raises(ValueError, match=r"unknown op 'nor_conv_3x3'.*sep_conv_3x3"):
+        v2.op_count('nor_conv_3x3')
     assert [published(f'FairDARTS_{c}').skip_count() for c in 'abcdefg'] == [0, 0, 1, 0, 0, 0, 1]
     g = published('FairDARTS_a')
     assert g.cell('normal')[2] == ('max_pool_3x3', 0, 4)
@@ -104,6 +109,10 @@ def test_nb201_round_trip_and_edges():
     assert parse_genotype(NB_TEXT) == g and parse_genotype(NB_TEXT, space='nb201') == g
     assert genotype_from_json(g.to_json()) == g == NB201Genotype.from_json(g.to_json())
     assert g.skip_count() == 2
+    assert [g.op_count(op) for op in NB201_PRIMITIVES] == [0, 2, 0, 3, 1]
+    assert NB201Genotype(('none', 'none', 'skip_connect', 'none', 'nor_conv_1x1', 'none')).op_count('none') == 4
+    with pytest.raises(ValueError, match=r"unknown op 'sep_conv_3x3'.*nor_conv_1x1"):
+        g.op_count('sep_conv_3x3')
     assert g.edges()[2] == ('avg_pool_3x3', 1, 2)
     assert [(s, d) for _, s, d in g.edges()] == list(NB201_EDGES)
     all_skip = NB201Genotype(('skip_connect',) * 6)
