@@ -233,6 +233,7 @@ ax.set_title(f"{len(SEEDS)} seeds, {config.iterations} iterations x {config.batc
              f"{profile.name} profile", fontsize=9)
 ax.legend(fontsize=8)
 fig.tight_layout()
+plt.show()   # the figure first, then the table below it
 display(nar_sampler.summary_table(runs))
 
 # %% [markdown]
@@ -325,6 +326,7 @@ if study is not None:
     axes[0].set_ylabel("best test accuracy so far (%)")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
+    plt.show()   # the figure first, then the table below it
     display(nar_study.search_summary_table(study))
 
 # %% [markdown]
@@ -357,8 +359,9 @@ if study is not None:
 # 50 iterations of 128 cells, the 5 best new cells predicted tier 0 queried per iteration),
 # made by `python -m nas_kit nar-sampler-study --study paper`. For each training seed it
 # retrains NAR with the recipe of the ranking study's largest unit (the same 1,000
-# training cells, the same held-out cells, model, epochs and seed; float sums on another
-# run can move τ slightly, the lines below show by how much) and records its τ, then runs the
+# training cells, the same held-out cells, model, epochs and seed; on a CPU whose torch
+# kernels use another instruction set, AVX2 instead of AVX-512 say, the float sums differ and
+# τ can move slightly, the lines below show by how much) and records its τ, then runs the
 # tier-guided sampler, the same sampler drawing uniformly (the released NB201
 # configuration) and random search with as many queries, the training seed serving as
 # search seed. No searcher queries a training or held-out cell. The first line says which
@@ -407,6 +410,7 @@ if sampler_study is not None and sampler_study["units"]:
     axes[0].legend(fontsize=8)
     fig.suptitle(f"stored study {nar_sampler_study.STORED_NAME} (NB201 table)", fontsize=9)
     fig.tight_layout()
+    plt.show()   # the figure first, then the table below it
     display(nar_sampler_study.summary_table(sampler_study))
 
 # %% [markdown]
