@@ -250,10 +250,12 @@ display(nar_sampler.summary_table(runs))
 # - The guidance did not find a better best cell: the same mean best, and the optimum was
 #   queried in none of the three seeds with guidance, in one without. After 250 queries
 #   both are within about 0.1 point of the optimum, so equal maxima cannot show whether
-#   the guided samples were better on average. This suggests that the gain over random
-#   search comes from NAR choosing which sampled cells to query more than from where the
-#   sampler looks (the released NAS-Bench-201 configuration switches the guidance off; it
-#   does not say why). One trained NAR and three sampler seeds are a small sample.
+#   the guided samples were better on average. The gain of both samplers over random
+#   search then comes from what they share: NAR choosing which sampled cells to query,
+#   and draws held to the budgets of a training batch (which lean to cheaper cells); these
+#   outputs do not separate the two (the released NAS-Bench-201 configuration switches the
+#   guidance off; it does not say why). One trained NAR and three sampler seeds are a
+#   small sample.
 
 # %% [markdown]
 # ## 4. At the paper's setting: the stored study
@@ -452,8 +454,8 @@ else:
 # training-set size; where one says "not reproduced", a baseline ranked the held-out cells
 # at least as well as NAR in this study, whatever the search lines below it show, and where
 # NAR leads on the mean in only some seeds, the lead is within the seed-to-seed spread. For
-# the search claim, the paper used each dataset's own validation accuracy to rank cells for
-# that dataset; here CIFAR-100 and ImageNet16-120 are ranked by a CIFAR-10 ranker, and the
+# the search claim, the released NAR code ranks cells for each dataset by that dataset's own
+# validation accuracy; here CIFAR-100 and ImageNet16-120 are ranked by a CIFAR-10 ranker, and the
 # pool covers only part of the untried cells (the last line above), so it need not hold an
 # optimum at all (the lines say in how many seeds it did), which bounds how often any ranker
 # can query it. In the `smoke` profile your own run's model is tiny
@@ -487,12 +489,13 @@ else:
 # - The tier guidance showed no consistent gain over the same sampler drawing uniformly.
 #   Its best cell was better in 2 of 3 seeds on CIFAR-10 and ImageNet16-120 (means 94.29 %
 #   against 94.26 %, and 47.16 % against 47.11 %) and worse in 2 of 3 on CIFAR-100
-#   (73.17 % against 73.33 %); every gap between the means is under 0.2 points, within
-#   the seed-to-seed spread of the table.
+#   (73.17 % against 73.33 %); every gap between these two samplers' means is under 0.2
+#   points, no larger than the seed-to-seed spread of the table.
 # - The uniform sampler beat or tied random search in every seed on every dataset; the
 #   guided sampler trailed random search in one seed on CIFAR-10 and ImageNet16-120 and in
-#   two on CIFAR-100. With as many queries (250), what helps is NAR choosing which sampled
-#   cells to query, as in section 3 at your budget, more than where the sampler draws them.
+#   two on CIFAR-100. With as many queries (250), what the two samplers share helps more
+#   than the guidance: NAR choosing which sampled cells to query, and draws held to a
+#   training batch's budgets, which these outputs do not separate (as in section 3).
 # - As in section 3, the guided sampler put more cells of each batch in predicted tier 0
 #   (56.3 against 33.2 of 128): predictions, not a measure of the cells' true quality.
 # - An optimum was queried by the guided sampler on ImageNet16-120 in 2 of 3 seeds, by the
