@@ -3,7 +3,8 @@
 `alpha_gradients` answers "which operations is the validation loss pushing up right
 now?": the gradient of the method's validation objective with respect to α, per op,
 averaged over edges and batches. A negative value means a gradient step *raises* that
-op's α, i.e. its weight grows. `alpha_updates` and `decided_share` read a run record:
+op's α, i.e. its weight grows. `alpha_gradient_stats` adds the standard error over
+batches, so that a sign is only read where the batches agree on it. `alpha_updates` and `decided_share` read a run record:
 how many α-steps a search had made by each epoch, and how many of its weights were
 decided (near 0 or 1) then.
 """
@@ -17,25 +18,52 @@ import torch
 from .search import SearchRun
 
 
+def alpha_gradient_samples(run: SearchRun, batches: int = 4) -> dict[str, dict[str, np.ndarray]]:
+    """∂L_val/∂α per op and batch: {cell type: {op name: array (batches,)}}, each entry the
+    gradient averaged over the cell type's edges on one validation batch.
+
+    Draws `batches` batches from the run's validation stream (advancing it, as a search
+    step would); weights and α are left unchanged. The spread over batches is what decides
+    whether a mean's sign can be read (see `alpha_gradient_stats`).
+    """
+    if isinstance(batches, bool) or not isinstance(batches, int) or batches < 1:
+        raise ValueError(f"batches must be an int >= 1, got {batches!r}")
+    model = run.model
+    alpha_of = {t: model.arch[f"alpha_{t}"] for t in model.cell_types}
+    rows = {t: [] for t in alpha_of}
+    for _ in range(batches):
+        x, y = run.val_loader.next()
+        loss, _, _ = run.objective(model, x, y, alpha_level=True)
+        grads = torch.autograd.grad(loss, list(alpha_of.values()))
+        for t, g in zip(alpha_of, grads):
+            rows[t].append(g.mean(dim=0).detach().double().cpu())
+    out = {}
+    for t, r in rows.items():
+        per_batch = torch.stack(r).numpy()          # (batches, n_ops)
+        out[t] = {op: per_batch[:, k] for k, op in enumerate(model.primitives)}
+    return out
+
+
 def alpha_gradients(run: SearchRun, batches: int = 4) -> dict[str, dict[str, float]]:
     """Mean ∂L_val/∂α per op: {cell type: {op name: mean over edges and `batches` batches}}.
 
     Draws `batches` batches from the run's validation stream (advancing it, as a search
     step would); weights and α are left unchanged.
     """
-    if batches < 1:
-        raise ValueError(f"batches must be >= 1, got {batches}")
-    model = run.model
-    alpha_of = {t: model.arch[f"alpha_{t}"] for t in model.cell_types}
-    sums = {t: torch.zeros(len(model.primitives), device=a.device) for t, a in alpha_of.items()}
-    for _ in range(batches):
-        x, y = run.val_loader.next()
-        loss, _, _ = run.objective(model, x, y, alpha_level=True)
-        grads = torch.autograd.grad(loss, list(alpha_of.values()))
-        for t, g in zip(alpha_of, grads):
-            sums[t] += g.mean(dim=0).detach()
-    return {t: {op: float(v) / batches for op, v in zip(model.primitives, s)}
-            for t, s in sums.items()}
+    return {t: {op: float(v.mean()) for op, v in ops.items()}
+            for t, ops in alpha_gradient_samples(run, batches).items()}
+
+
+def alpha_gradient_stats(run: SearchRun, batches: int = 16) -> dict[str, dict[str, tuple[float, float]]]:
+    """(mean, standard error over batches) of ∂L_val/∂α per op: {cell type: {op: (m, se)}}.
+
+    A mean within about two standard errors of zero has no sign the batches can vouch for;
+    the standard error needs at least 2 batches.
+    """
+    if isinstance(batches, int) and not isinstance(batches, bool) and batches < 2:
+        raise ValueError(f"a standard error needs batches >= 2, got {batches!r}")
+    return {t: {op: (float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size))) for op, v in ops.items()}
+            for t, ops in alpha_gradient_samples(run, batches).items()}
 
 
 @torch.no_grad()

@@ -1,4 +1,5 @@
 """Measurement helpers used by the chapters."""
+import numpy as np
 import pytest
 import torch
 
@@ -20,9 +21,30 @@ def test_alpha_gradients_are_the_mean_validation_gradient_per_op_and_change_noth
     loss, _, _ = twin.objective(twin.model, x, y, alpha_level=True)
     grad = torch.autograd.grad(loss, twin.model.arch["alpha_cell"])[0].mean(0)
     assert list(measured) == list(twin.model.primitives)
-    assert torch.allclose(torch.tensor(list(measured.values())), grad, atol=1e-7)
-    with pytest.raises(ValueError, match="batches must be >= 1"):
+    assert torch.allclose(torch.tensor(list(measured.values()), dtype=grad.dtype), grad, atol=1e-7)
+    with pytest.raises(ValueError, match=r"batches must be an int >= 1, got 0"):
         analysis.alpha_gradients(run, batches=0)
+    with pytest.raises(ValueError, match=r"got 2.5"):
+        analysis.alpha_gradients(run, batches=2.5)
+
+
+def test_alpha_gradient_samples_and_stats_agree_with_the_mean():
+    # three twins read the same validation batches in the same order
+    a, b, c = _run(), _run(), _run()
+    samples = analysis.alpha_gradient_samples(a, batches=3)["cell"]
+    means = analysis.alpha_gradients(b, batches=3)["cell"]
+    stats = analysis.alpha_gradient_stats(c, batches=3)["cell"]
+    assert list(samples) == list(means) == list(stats) == list(a.model.primitives)
+    for op, v in samples.items():
+        assert v.shape == (3,)
+        assert means[op] == pytest.approx(v.mean(), abs=1e-12)
+        m, se = stats[op]
+        assert m == pytest.approx(v.mean(), abs=1e-12)
+        assert se == pytest.approx(np.std(v, ddof=1) / np.sqrt(3), rel=1e-9) and se > 0
+    # different batches give different gradients: the spread is real, not zero by construction
+    assert len({round(float(x), 12) for x in samples["skip_connect"]}) == 3
+    with pytest.raises(ValueError, match=r"standard error needs batches >= 2, got 1"):
+        analysis.alpha_gradient_stats(a, batches=1)
 
 
 def test_accuracy_per_epoch_looks_up_every_derived_cell():
