@@ -1,0 +1,88 @@
+"""How many validation batches does an α-gradient probe need? -> printout and JSON.
+
+Chapters 2 and 4 read the sign of the mean ∂L_val/∂α per operation (which operations the
+validation loss pushes up) from a few batches. This repeats chapter 4's probe (section 3:
+a NAS-Bench-201 supernet whose weights trained for ``--epochs`` epochs with α frozen) and
+reads many batches, then compares the mean over the first ``--few`` with the mean over
+all of them, each with its standard error over batches:
+
+    python benchmarks/alpha_gradient_noise.py --methods darts rf-darts --profile colab \\
+        --dataset cifar10-jpeg --out runs/alpha_gradient_noise.json
+
+A sign is "kept" when the few-batch and the many-batch mean agree on it; "decided" when the
+many-batch mean is at least two standard errors from zero.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import nas_kit  # noqa: E402
+from nas_kit import analysis, data  # noqa: E402
+from nas_kit.records import environment  # noqa: E402
+
+
+def _mean_se(v: np.ndarray) -> tuple[float, float]:
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size))
+
+
+def probe(method: str, dataset, *, profile: str, epochs: int, batches: int, few: int, seed: int) -> dict:
+    """One method's probe: {op: {few: (mean, se), all: (mean, se), kept, decided}}."""
+    t0 = time.perf_counter()
+    run = nas_kit.prepare_search(method, "nb201", dataset, profile=profile, seed=seed,
+                                 progress=False, epochs=epochs, alpha_warmup_epochs=epochs)
+    for _ in range(run.cfg.epochs):
+        run.run_epoch()
+    samples = analysis.alpha_gradient_samples(run, batches=batches)["cell"]
+    ops = {}
+    for op, v in samples.items():
+        m_few, se_few = _mean_se(v[:few])
+        m_all, se_all = _mean_se(v)
+        ops[op] = {"few": [m_few, se_few], "all": [m_all, se_all],
+                   "kept": bool(np.sign(m_few) == np.sign(m_all)),
+                   "decided": bool(abs(m_all) >= 2 * se_all)}
+    return {"method": method, "batch_size": run.cfg.batch_size, "ops": ops,
+            "device": str(run.device), "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--methods", nargs="+", default=["darts", "rf-darts"])
+    p.add_argument("--profile", default="colab")
+    p.add_argument("--dataset", default="cifar10-jpeg")
+    p.add_argument("--epochs", type=int, default=3, help="weight-training epochs before the probe")
+    p.add_argument("--batches", type=int, default=32)
+    p.add_argument("--few", type=int, default=4, help="the batch count a chapter used")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("runs/alpha_gradient_noise.json"))
+    args = p.parse_args(argv)
+    if not 2 <= args.few <= args.batches:
+        p.error(f"need 2 <= --few <= --batches, got --few {args.few}, --batches {args.batches}")
+    dataset = data.load_dataset(args.dataset, "train") if args.dataset != "synthetic" \
+        else data.synthetic(n=64, image_size=16, seed=0)
+    result = {"profile": args.profile, "dataset": args.dataset, "epochs": args.epochs,
+              "batches": args.batches, "few": args.few, "seed": args.seed,
+              "env": None, "methods": []}
+    for method in args.methods:
+        r = probe(method, dataset, profile=args.profile, epochs=args.epochs,
+                  batches=args.batches, few=args.few, seed=args.seed)
+        result["methods"].append(r)
+        result["env"] = environment(r["device"])
+        for op, o in r["ops"].items():
+            print(f"{method:10s} {op:14s} {args.few:>2} batches {o['few'][0]:+.5f} ± {o['few'][1]:.5f}"
+                  f"   {args.batches} batches {o['all'][0]:+.5f} ± {o['all'][1]:.5f}"
+                  f"   sign {'kept' if o['kept'] else 'REVERSED'}, {'decided' if o['decided'] else 'undecided'}",
+                  flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()
