@@ -245,8 +245,8 @@ fig.tight_layout()
 #
 # Each bar is a mean over only 4 validation batches, and that is too few for the
 # BatchNorm-only bars. `python benchmarks/alpha_gradient_noise.py` repeats this probe
-# (the same settings, `colab` profile, seed 0, the CIFAR-10 JPEG copy, on the 2-core CPU
-# that executed this chapter, outside this execution) and reads 32 batches: all five
+# (the same settings, `colab` profile, seed 0, the CIFAR-10 JPEG copy, on a 2-core CPU,
+# nas_kit 4904af3, outside this execution) and reads 32 batches: all five
 # all-weights bars keep their sign and stay at least two standard errors from zero, skip
 # pushed down among them; with BatchNorm only, four of the five bars reverse their sign,
 # skip's included, and only one is then two standard errors from zero. So with all weights
