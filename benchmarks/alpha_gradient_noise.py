@@ -9,6 +9,9 @@ all of them, each with its standard error over batches:
     python benchmarks/alpha_gradient_noise.py --methods darts rf-darts --profile colab \\
         --dataset cifar10-jpeg --out runs/alpha_gradient_noise.json
 
+With ``--every-epoch`` it probes before training and after every epoch, as chapter 2 does
+(``--methods darts --every-epoch``).
+
 A sign is "kept" when the few-batch and the many-batch mean agree on it; "decided" when the
 many-batch mean is at least two standard errors from zero.
 """
@@ -32,23 +35,40 @@ def _mean_se(v: np.ndarray) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size))
 
 
-def probe(method: str, dataset, *, profile: str, epochs: int, batches: int, few: int, seed: int) -> dict:
-    """One method's probe: {op: {few: (mean, se), all: (mean, se), kept, decided}}."""
-    t0 = time.perf_counter()
-    run = nas_kit.prepare_search(method, "nb201", dataset, profile=profile, seed=seed,
-                                 progress=False, epochs=epochs, alpha_warmup_epochs=epochs)
-    for _ in range(run.cfg.epochs):
-        run.run_epoch()
-    samples = analysis.alpha_gradient_samples(run, batches=batches)["cell"]
+def _read(run, batches: int, few: int) -> dict:
     ops = {}
-    for op, v in samples.items():
+    for op, v in analysis.alpha_gradient_samples(run, batches=batches)["cell"].items():
         m_few, se_few = _mean_se(v[:few])
         m_all, se_all = _mean_se(v)
         ops[op] = {"few": [m_few, se_few], "all": [m_all, se_all],
                    "kept": bool(np.sign(m_few) == np.sign(m_all)),
                    "decided": bool(abs(m_all) >= 2 * se_all)}
+    return ops
+
+
+def probe(method: str, dataset, *, profile: str, epochs: int, batches: int, few: int, seed: int,
+          every_epoch: bool = False) -> dict:
+    """One method's probe after ``epochs`` epochs: {op: {few: (mean, se), all: (mean, se),
+    kept, decided}}; with ``every_epoch`` also before training and after each epoch
+    (chapter 2's probe), in ``per_epoch``."""
+    t0 = time.perf_counter()
+    run = nas_kit.prepare_search(method, "nb201", dataset, profile=profile, seed=seed,
+                                 progress=False, epochs=epochs, alpha_warmup_epochs=epochs)
+    per_epoch = [_read(run, batches, few)] if every_epoch else []
+    for _ in range(run.cfg.epochs):
+        run.run_epoch()
+        if every_epoch:
+            per_epoch.append(_read(run, batches, few))
+    ops = per_epoch[-1] if every_epoch else _read(run, batches, few)
     return {"method": method, "batch_size": run.cfg.batch_size, "ops": ops,
+            "per_epoch": per_epoch or None,
             "device": str(run.device), "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _line(label: str, op: str, o: dict, few: int, batches: int) -> str:
+    return (f"{label:10s} {op:14s} {few:>2} batches {o['few'][0]:+.5f} ± {o['few'][1]:.5f}"
+            f"   {batches} batches {o['all'][0]:+.5f} ± {o['all'][1]:.5f}"
+            f"   sign {'kept' if o['kept'] else 'REVERSED'}, {'decided' if o['decided'] else 'undecided'}")
 
 
 def main(argv=None) -> dict:
@@ -60,6 +80,8 @@ def main(argv=None) -> dict:
     p.add_argument("--batches", type=int, default=32)
     p.add_argument("--few", type=int, default=4, help="the batch count a chapter used")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--every-epoch", action="store_true",
+                   help="probe before training and after every epoch too (chapter 2's probe)")
     p.add_argument("--out", type=Path, default=Path("runs/alpha_gradient_noise.json"))
     args = p.parse_args(argv)
     if not 2 <= args.few <= args.batches:
@@ -71,14 +93,13 @@ def main(argv=None) -> dict:
               "env": None, "methods": []}
     for method in args.methods:
         r = probe(method, dataset, profile=args.profile, epochs=args.epochs,
-                  batches=args.batches, few=args.few, seed=args.seed)
+                  batches=args.batches, few=args.few, seed=args.seed, every_epoch=args.every_epoch)
         result["methods"].append(r)
         result["env"] = environment(r["device"])
-        for op, o in r["ops"].items():
-            print(f"{method:10s} {op:14s} {args.few:>2} batches {o['few'][0]:+.5f} ± {o['few'][1]:.5f}"
-                  f"   {args.batches} batches {o['all'][0]:+.5f} ± {o['all'][1]:.5f}"
-                  f"   sign {'kept' if o['kept'] else 'REVERSED'}, {'decided' if o['decided'] else 'undecided'}",
-                  flush=True)
+        for k, ops in enumerate(r["per_epoch"] or [r["ops"]]):
+            label = f"{method} e{k}" if args.every_epoch else method
+            for op, o in ops.items():
+                print(_line(label, op, o, args.few, args.batches), flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + "\n")
     return result

@@ -35,3 +35,17 @@ def test_bad_batch_counts_are_named(capsys):
         with pytest.raises(SystemExit):
             noise.main(["--few", few, "--batches", "4", "--dataset", "synthetic"])
         assert f"need 2 <= --few <= --batches, got --few {few}, --batches 4" in capsys.readouterr().err
+
+
+def test_every_epoch_probes_before_training_and_after_each_epoch(tmp_path):
+    noise = load_script("alpha_gradient_noise")
+    result = noise.main(["--methods", "darts", "--profile", "smoke", "--dataset", "synthetic",
+                         "--epochs", "2", "--batches", "3", "--few", "2", "--every-epoch",
+                         "--out", str(tmp_path / "n.json")])
+    r = result["methods"][0]
+    assert len(r["per_epoch"]) == 3 and r["per_epoch"][-1] == r["ops"]
+    # the weights train between probes: the fresh supernet's gradients differ from the last
+    assert r["per_epoch"][0]["skip_connect"]["all"] != r["ops"]["skip_connect"]["all"]
+    plain = noise.main(["--methods", "darts", "--profile", "smoke", "--dataset", "synthetic",
+                        "--epochs", "2", "--batches", "3", "--few", "2", "--out", str(tmp_path / "p.json")])
+    assert plain["methods"][0]["per_epoch"] is None
