@@ -196,6 +196,15 @@ fig.tight_layout()
 # epoch, not a pattern. In the `smoke` profile
 # (two epochs on tiny synthetic data) the values are noise.
 #
+# How far 4 batches can be trusted was checked outside this execution:
+# `python benchmarks/alpha_gradient_noise.py --methods darts --every-epoch` repeats this
+# probe (same settings, `colab` profile, seed 0, the CIFAR-10 JPEG copy, a 2-core CPU,
+# nas_kit 4904af3) with 32 batches per point and their standard errors. There, skip's
+# sign is undecided (within two standard errors of zero) fresh and after epoch 1, skip is
+# pushed up, with `avg_pool_3x3`, after epoch 2 (decided), and pushed *down* after epoch 3
+# (decided), where 4 batches read near zero. The conclusion stands: one epoch of
+# promotion, not a pattern.
+#
 # ## 4. Stored records: the paper's budget, run on a GPU
 #
 # Sections 1–3 ran at your profile's budget. The papers' budget (50 epochs on the
