@@ -4,9 +4,9 @@
 now?": the gradient of the method's validation objective with respect to α, per op,
 averaged over edges and batches. A negative value means a gradient step *raises* that
 op's α, i.e. its weight grows. `alpha_gradient_stats` adds the standard error over
-batches, so that a sign is only read where the batches agree on it. `alpha_updates` and `decided_share` read a run record:
-how many α-steps a search had made by each epoch, and how many of its weights were
-decided (near 0 or 1) then.
+batches, so that a sign is only read where the batches agree on it. `alpha_updates` and
+`decided_share` read a run record: how many α-steps a search had made by each epoch, and
+how many of its weights were decided (near 0 or 1) then.
 """
 from __future__ import annotations
 
