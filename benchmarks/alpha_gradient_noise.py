@@ -31,15 +31,11 @@ from nas_kit import analysis, data  # noqa: E402
 from nas_kit.records import environment  # noqa: E402
 
 
-def _mean_se(v: np.ndarray) -> tuple[float, float]:
-    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size))
-
-
 def _read(run, batches: int, few: int) -> dict:
     ops = {}
     for op, v in analysis.alpha_gradient_samples(run, batches=batches)["cell"].items():
-        m_few, se_few = _mean_se(v[:few])
-        m_all, se_all = _mean_se(v)
+        m_few, se_few = analysis.mean_se(v[:few])
+        m_all, se_all = analysis.mean_se(v)
         ops[op] = {"few": [m_few, se_few], "all": [m_all, se_all],
                    "kept": bool(np.sign(m_few) == np.sign(m_all)),
                    "decided": bool(abs(m_all) >= 2 * se_all)}

@@ -54,6 +54,12 @@ def alpha_gradients(run: SearchRun, batches: int = 4) -> dict[str, dict[str, flo
             for t, ops in alpha_gradient_samples(run, batches).items()}
 
 
+def mean_se(values: np.ndarray) -> tuple[float, float]:
+    """(mean, standard error of the mean) of 1-D ``values``: sample std (ddof=1) / sqrt(n)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
+
+
 def alpha_gradient_stats(run: SearchRun, batches: int = 16) -> dict[str, dict[str, tuple[float, float]]]:
     """(mean, standard error over batches) of ∂L_val/∂α per op: {cell type: {op: (m, se)}}.
 
@@ -62,7 +68,7 @@ def alpha_gradient_stats(run: SearchRun, batches: int = 16) -> dict[str, dict[st
     """
     if isinstance(batches, int) and not isinstance(batches, bool) and batches < 2:
         raise ValueError(f"a standard error needs batches >= 2, got {batches!r}")
-    return {t: {op: (float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size))) for op, v in ops.items()}
+    return {t: {op: mean_se(v) for op, v in ops.items()}
             for t, ops in alpha_gradient_samples(run, batches).items()}
 
 
