@@ -63,11 +63,12 @@ if importlib.util.find_spec("nas_kit") is None:
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 from IPython.display import display
 from matplotlib.ticker import MaxNLocator
 
 import nas_kit
-from nas_kit import analysis, nb201, stored, viz
+from nas_kit import analysis, nb201, stored, tables, viz
 
 profile = nas_kit.get_profile()
 print(nas_kit.describe_environment())
@@ -163,47 +164,47 @@ viz.plot_skip_counts(record)
 # *supernet train*, not for being a good operation of the final cell.
 #
 # We measure the mean α-gradient per operation in a fresh NAS-Bench-201 supernet, then
-# again after each epoch of training the weights (α kept frozen so that only $w$ changes):
+# again after each epoch of training the weights (α kept frozen so that only $w$ changes).
+# Each point is a mean over 32 validation batches; its error bar is two standard errors
+# of that mean over the batches. A sign counts only where the bar does not cross zero
+# (`analysis.push_verdict`).
 
 # %%
+PROBE_BATCHES = 32
 probe = nas_kit.prepare_search("darts", "nb201", dataset, profile=profile.name, seed=0,
                                progress=False, epochs=3, alpha_warmup_epochs=3)
-measurements = [analysis.alpha_gradients(probe, batches=4)["cell"]]
+stats = [analysis.alpha_gradient_stats(probe, batches=PROBE_BATCHES)["cell"]]
 for _ in range(probe.cfg.epochs):
     probe.run_epoch()
-    measurements.append(analysis.alpha_gradients(probe, batches=4)["cell"])
+    stats.append(analysis.alpha_gradient_stats(probe, batches=PROBE_BATCHES)["cell"])
 
+ops = list(probe.model.primitives)
 fig, ax = plt.subplots(figsize=(7, 3.6))
-for op in probe.model.primitives:
-    ax.plot(range(len(measurements)), [-m[op] for m in measurements], marker="o",
-            color=viz.op_color(op), label=op)
+for k, op in enumerate(ops):
+    x = np.arange(len(stats)) + (k - (len(ops) - 1) / 2) * 0.06   # side by side, not on top
+    ax.errorbar(x, [-s[op][0] for s in stats], yerr=[2 * s[op][1] for s in stats], marker="o",
+                capsize=3, color=viz.op_color(op), label=op)
 ax.axhline(0, color="black", lw=0.8)
 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 ax.set_xlabel("epochs of weight training (α frozen)")
 ax.set_ylabel("−mean ∂L_val/∂α  (push up > 0)")
-ax.set_title(f"NAS-Bench-201 supernet, {profile.name} profile, {dataset}", fontsize=9)
+ax.set_title(f"NAS-Bench-201 supernet, {profile.name} profile, {dataset}, "
+             f"{PROBE_BATCHES} batches per point, bars ±2 s.e.", fontsize=9)
 ax.legend(loc="center left", bbox_to_anchor=(1, 0.5))
 fig.tight_layout()
+plt.show()
+
+print(f"{'op':14s}" + "".join(f"{'after ' + str(e) + ' epochs':>27s}" for e in range(len(stats))))
+for op in ops:
+    print(f"{op:14s}" + "".join(f"{-s[op][0]:+9.4f} ±{s[op][1]:.4f} {analysis.push_verdict(*s[op]):>9s}"
+                                for s in stats))
 
 # %% [markdown]
 # The explanation above is a hypothesis (Fair DARTS calls it skip's "unfair advantage");
-# this plot is one test of it. Look for two things: whether `skip_connect` is pushed up
-# more than the convolutions, and whether the convolutions catch up as their weights
-# train. Each point is a mean over 4 batches, so a single epoch's sign is noisy; a
-# pattern must hold over several epochs (and seeds, exercise 4) to count. In the outputs
-# stored with this book (`colab` profile) it does not: skip is not favoured at epoch 0 or
-# 1, is pushed up, with `avg_pool_3x3`, at epoch 2, and is back near zero at epoch 3: one
-# epoch, not a pattern. In the `smoke` profile
-# (two epochs on tiny synthetic data) the values are noise.
-#
-# How far 4 batches can be trusted was checked outside this execution:
-# `python benchmarks/alpha_gradient_noise.py --methods darts --every-epoch` repeats this
-# probe (same settings, `colab` profile, seed 0, the CIFAR-10 JPEG copy, a 2-core CPU,
-# nas_kit 4904af3) with 32 batches per point and their standard errors. There, skip's
-# sign is undecided (within two standard errors of zero) fresh and after epoch 1, skip is
-# pushed up, with `avg_pool_3x3`, after epoch 2 (decided), and pushed *down* after epoch 3
-# (decided), where 4 batches read near zero. The conclusion stands: one epoch of
-# promotion, not a pattern.
+# this measurement is one test of it. Look for two things: whether `skip_connect` is pushed
+# up more than the convolutions, and whether the convolutions catch up as their weights
+# train. A pattern must hold over several epochs (and seeds, exercise 4) to count.
+# READING-PENDING
 #
 # ## 4. Stored records: the paper's budget, run on a GPU
 #
@@ -232,16 +233,38 @@ for name, rec in found.records.items():
 # %% [markdown]
 # ## Our measurements next to the papers'
 #
-# | quantity | paper | your run | stored paper-budget records |
-# |---|---|---|---|
-# | NAS-Bench-201, DARTS-V1, CIFAR-10 test accuracy of the final cell | 54.30 ± 0.00 % over 3 seeds (NAS-Bench-201 paper) | printed per seed in section 1 | table in section 4 |
-# | NAS-Bench-201, final cell | all 6 edges `skip_connect` (NATS-Bench README) | skip counts in section 1 | "skips in final cell", section 4 |
-# | DARTS space, skips in the normal cell | 3 (DARTS_V1), 2 (DARTS_V2); 4, 3, 2, 2 in the α-DARTS release | section 2 | section 4 (50 and 100 epochs) |
-#
-# The numbers of your run come from the profile printed at the top; at the `colab` budget
-# the runs stored with this book did not collapse (section 1); exercise 1 asks you to find
-# where yours start to. Section 4 says which stored records this copy of the book has: only
-# those are paper-budget measurements.
+# The papers' numbers (with their sources) beside those of your runs above and of the
+# stored paper-budget records of section 4, computed here from the records:
+
+# %%
+def per_record(records, value):
+    return "; ".join(f"{stored.label(n, r)}: {value(r)}" for n, r in records.items()) or "none stored yet"
+
+
+stored_nb201 = {n: r for n, r in found.records.items() if r["space"] == "nb201" and r["method"] == "darts"}
+stored_darts = {n: r for n, r in found.records.items() if r["space"] == "darts" and r["method"] == "darts"}
+your_c10 = [nb201.accuracy(r["genotype"]) for r in nb_records]
+display(tables.claims_table([
+    ["NAS-Bench-201, DARTS-V1: CIFAR-10 test % of the final cell",
+     "54.30 ± 0.00 over 3 seeds (NAS-Bench-201 paper)",
+     f"{np.mean(your_c10):.2f} ± {np.std(your_c10):.2f} over seeds {', '.join(map(str, SEEDS))} "
+     f"({', '.join(f'{a:.2f}' for a in your_c10)})",
+     per_record(stored_nb201, lambda r: f"{nb201.accuracy(r['genotype']):.2f}")],
+    ["NAS-Bench-201: skip_connect edges in the final cell (of 6)",
+     "6 for every seed (NATS-Bench README)",
+     ", ".join(str(stored.final_skip_count(r)) for r in nb_records),
+     per_record(stored_nb201, stored.final_skip_count)],
+    ["DARTS space: skips in the derived normal cell",
+     "3 (DARTS_V1), 2 (DARTS_V2); 4, 3, 2, 2 in the α-DARTS release",
+     str(stored.final_skip_count(record)),
+     per_record(stored_darts, stored.final_skip_count)],
+], notes=[f"Your runs: {profile.name} profile, data {record['dataset_provenance']}, "
+          f"device {record['env']['device_name']}. ± is the standard deviation over seeds. "
+          "Stored: paper budget (50 epochs); a partial record's value is that of its last "
+          "completed epoch, not of a finished search."]))
+
+# %% [markdown]
+# CLAIMS-READING-PENDING
 #
 # ## Exercises
 #

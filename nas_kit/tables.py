@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Table", "make_table"]
+__all__ = ["Table", "claims_table", "make_table"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -45,3 +45,16 @@ class Table:
 def make_table(header: Sequence[str], rows: Sequence[Sequence[Any]], notes: Sequence[str] = ()) -> Table:
     """A `Table` from any cell values (shown with ``str``)."""
     return Table(tuple(header), tuple(tuple(str(c) for c in r) for r in rows), tuple(notes))
+
+
+CLAIMS_HEADER = ("quantity", "paper (source)", "your run", "stored paper-budget records")
+
+
+def claims_table(rows: Sequence[Sequence[Any]], notes: Sequence[str] = ()) -> Table:
+    """A chapter's closing table: each row a quantity, the paper's number with its source,
+    the reader's measurement and the stored records' (4 cells per row)."""
+    for row in rows:
+        if len(row) != len(CLAIMS_HEADER):
+            raise ValueError(f"a claims row needs {len(CLAIMS_HEADER)} cells {CLAIMS_HEADER}, "
+                             f"got {len(row)}: {list(row)!r}")
+    return make_table(CLAIMS_HEADER, rows, notes)

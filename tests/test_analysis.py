@@ -180,3 +180,13 @@ def test_decided_share_counts_sigmoid_weights_near_zero_or_one():
         analysis.decided_share({**_sigmoid_record(history), "relaxation": "softmax"})
     with pytest.raises(ValueError, match="low < high"):
         analysis.decided_share(_sigmoid_record(history), low=0.9, high=0.1)
+
+
+def test_push_verdict_reads_a_sign_only_two_standard_errors_from_zero():
+    assert analysis.push_verdict(-0.02, 0.005) == "up"        # descent raises α
+    assert analysis.push_verdict(0.02, 0.005) == "down"
+    assert analysis.push_verdict(0.009, 0.005) == "undecided"  # 1.8 standard errors
+    assert analysis.push_verdict(-0.009, 0.005, z=1.5) == "up"
+    assert analysis.push_verdict(0.0, 0.0) == "undecided"
+    with pytest.raises(ValueError, match="standard error"):
+        analysis.push_verdict(0.1, float("nan"))
