@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nas_kit  # noqa: E402
 from nas_kit import data  # noqa: E402
-from nas_kit.profiling import CountOps, SavedTensorBytes  # noqa: E402
+from nas_kit.profiling import CountOps, saved_activation_mib  # noqa: E402
 from nas_kit.records import environment  # noqa: E402
 from nas_kit.search import _Meter, cosine_lr, set_skip_noise  # noqa: E402
 
@@ -95,15 +95,6 @@ def count_ops(run, batches, lr) -> int:
     with CountOps() as c:
         run.step(*batches, lr, True)
     return c.total
-
-
-def saved_activation_mib(run, batches) -> float:
-    """MiB autograd keeps for the backward of one w-level forward (activation memory)."""
-    with SavedTensorBytes() as saved:
-        loss = run.objective(run.model, batches[0], batches[1], alpha_level=False)[0]
-    loss.backward()
-    run.model.zero_grad(set_to_none=True)
-    return round(saved.mib, 1)
 
 
 def _runs(method, space, shapes, device, engines, batch_size, skip_noise=0.0):

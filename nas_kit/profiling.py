@@ -1,4 +1,5 @@
-"""Counting the work of a step without a GPU: ATen ops that compute.
+"""Counting the work of a step without a GPU: ATen ops that compute, saved activations,
+and what one search step costs (`search_step_cost`).
 
 Every computing ATen op becomes at least one kernel launch on a GPU, so the count per step
 is a device-free proxy for what makes classic DARTS code launch-bound. Views (reshape,
@@ -58,6 +59,56 @@ class SavedTensorBytes:
     def mib(self) -> float:
         return sum(self._storages.values()) / 2**20
 
+
+
+def saved_activation_mib(run, batches) -> float:
+    """MiB autograd keeps for the backward of one w-level forward of a prepared search `run`
+    on ``batches[:2]`` (images (B, C, H, W), labels (B,)): its activation memory. Leaves no
+    gradients behind."""
+    with SavedTensorBytes() as saved:
+        loss = run.objective(run.model, batches[0], batches[1], alpha_level=False)[0]
+    loss.backward()
+    run.model.zero_grad(set_to_none=True)
+    return round(saved.mib, 1)
+
+
+def search_step_cost(run, steps: int = 3) -> dict:
+    """What one search step (α-step then w-step) of a prepared search `run` costs on its
+    device, on one fixed pair of training and validation batches.
+
+    Returns ``ms_per_step`` (mean of `steps` timed steps after warm-up; on CUDA, CUDA-graph
+    capture is excluded), ``peak_mib`` (peak CUDA memory from before warm-up; None on a CPU),
+    ``saved_activation_mib`` (`saved_activation_mib`), ``weights`` (every supernet weight,
+    frozen ones included) and ``trained_weights`` (those the w-step updates). The steps
+    change the run's weights and α: use a run made for measuring.
+    """
+    import time
+
+    import torch
+
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    batches = (*run.train_loader.next(), *run.val_loader.next())
+    cuda = run.device.type == "cuda"
+    if cuda:  # the peak from here: CUDA graphs allocate when captured
+        torch.cuda.synchronize(run.device)
+        torch.cuda.reset_peak_memory_stats(run.device)
+    # on a GPU with CUDA graphs the first steps run eagerly, then the step is captured
+    for _ in range(1 if run.graphed is None else run.graphed.warmup + 2):
+        run.step(*batches, lr=run.cfg.w_lr, update_alpha=True)
+    if cuda:
+        torch.cuda.synchronize(run.device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        run.step(*batches, lr=run.cfg.w_lr, update_alpha=True)
+    if cuda:
+        torch.cuda.synchronize(run.device)
+    ms = 1000 * (time.perf_counter() - t0) / steps
+    peak = torch.cuda.max_memory_allocated(run.device) / 2**20 if cuda else None
+    return {"ms_per_step": ms, "peak_mib": peak,
+            "saved_activation_mib": saved_activation_mib(run, batches),
+            "weights": run.model.num_weights(),
+            "trained_weights": sum(p.numel() for p in run.weights)}
 
 # --- reading benchmark results (benchmarks/search_speed.py JSON) ---------------------------
 SPEED_COLUMNS = (

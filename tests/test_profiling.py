@@ -332,3 +332,26 @@ def test_host_overhead_measures_both_engines_of_both_spaces():
     # above a later forward + backward (seen on a loaded machine), and speed is for the
     # benchmark's JSON, not for a unit test
     assert all(0 < r["forward_ms"] and 0 < r["forward_backward_ms"] for r in result["rows"])
+
+
+def test_search_step_cost_times_a_step_and_counts_what_random_features_train():
+    import nas_kit
+    from nas_kit.profiling import search_step_cost
+    from support import tiny_data
+    cost = {}
+    for method in ("darts", "rf-darts"):
+        torch.manual_seed(0)
+        run = nas_kit.prepare_search(method, "nb201", tiny_data(), profile="smoke", device="cpu",
+                                     progress=False, alpha_warmup_epochs=0)
+        alpha_before = run.model.arch["alpha_cell"].detach().clone()
+        cost[method] = search_step_cost(run, steps=2)
+        assert not torch.equal(alpha_before, run.model.arch["alpha_cell"])   # real search steps
+        assert all(p.grad is None for p in run.model.parameters())          # no gradient left behind
+    for c in cost.values():
+        assert c["ms_per_step"] > 0 and c["peak_mib"] is None and c["saved_activation_mib"] > 0
+        assert 0 < c["trained_weights"] <= c["weights"]
+    assert cost["darts"]["trained_weights"] == cost["darts"]["weights"]
+    # random features: only BatchNorm's gamma and beta train, a small share of the supernet
+    assert cost["rf-darts"]["trained_weights"] < 0.2 * cost["rf-darts"]["weights"]
+    with pytest.raises(ValueError, match="steps must be an int >= 1, got 0"):
+        search_step_cost(run, steps=0)
