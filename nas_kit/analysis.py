@@ -227,3 +227,23 @@ def decided_share(record: dict[str, Any], low: float = 0.15, high: float = 0.85)
         w = np.concatenate([np.ravel(v) for v in entry["weights"].values()])
         out.append(float(np.mean((w < low) | (w > high))))
     return out
+
+
+def op_weight_drift(record: dict[str, Any], op: str = "skip_connect", cell_type: str | None = None) -> float:
+    """How far α moved an operation, read from a softmax search record: the largest
+    distance, over its epochs, of `op`'s softmax weight averaged over one cell type's edges
+    from the uniform 1/n_ops that every edge starts at. `cell_type` defaults to the record's
+    first (``"cell"`` in NAS-Bench-201, ``"normal"`` in the DARTS space)."""
+    if (record.get("relaxation") or "softmax") != "softmax":
+        raise ValueError(f"op_weight_drift measures from the uniform softmax start; this record's "
+                         f"relaxation is {record.get('relaxation')!r} (method {record.get('method')!r})")
+    prims = list(record["primitives"])
+    if op not in prims:
+        raise ValueError(f"unknown op {op!r}; this record's ops are {prims}")
+    types = list(record["history"][0]["weights"]) if record["history"] else []
+    cell_type = types[0] if cell_type is None and types else cell_type
+    if cell_type not in types:
+        raise ValueError(f"unknown cell type {cell_type!r}; this record has {types}")
+    k = prims.index(op)
+    return max(abs(float(np.mean(np.asarray(e["weights"][cell_type])[:, k])) - 1 / len(prims))
+               for e in record["history"])

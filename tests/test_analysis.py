@@ -190,3 +190,21 @@ def test_push_verdict_reads_a_sign_only_two_standard_errors_from_zero():
     assert analysis.push_verdict(0.0, 0.0) == "undecided"
     with pytest.raises(ValueError, match="standard error"):
         analysis.push_verdict(0.1, float("nan"))
+
+
+def test_op_weight_drift_is_the_largest_distance_of_an_ops_mean_weight_from_uniform():
+    prims = ["none", "skip_connect", "nor_conv_3x3", "avg_pool_3x3"]   # uniform 0.25
+    history = [dict(weights={"cell": [[0.25, 0.25, 0.25, 0.25], [0.25, 0.27, 0.24, 0.24]]}),
+               dict(weights={"cell": [[0.20, 0.31, 0.25, 0.24], [0.25, 0.17, 0.29, 0.29]]}),
+               dict(weights={"cell": [[0.25, 0.26, 0.25, 0.24], [0.25, 0.26, 0.25, 0.24]]})]
+    record = dict(primitives=prims, relaxation="softmax", method="darts", history=history)
+    # skip's mean per epoch: 0.26, 0.24, 0.26 -> the largest distance from 0.25 is 0.01
+    assert analysis.op_weight_drift(record) == pytest.approx(0.01)
+    # nor_conv_3x3: 0.245, 0.27, 0.25
+    assert analysis.op_weight_drift(record, "nor_conv_3x3", "cell") == pytest.approx(0.02)
+    with pytest.raises(ValueError, match="unknown op 'sep_conv_3x3'"):
+        analysis.op_weight_drift(record, "sep_conv_3x3")
+    with pytest.raises(ValueError, match="unknown cell type 'normal'; this record has \\['cell'\\]"):
+        analysis.op_weight_drift(record, cell_type="normal")
+    with pytest.raises(ValueError, match="relaxation is 'sigmoid'"):
+        analysis.op_weight_drift({**record, "relaxation": "sigmoid"})
