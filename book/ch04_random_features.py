@@ -70,16 +70,13 @@ if importlib.util.find_spec("nas_kit") is None:
 # are those of DARTS and PC-DARTS.
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
-import torch
 from matplotlib.ticker import MaxNLocator
 
 import nas_kit
-from nas_kit import analysis, nb201, stored, viz
+from nas_kit import analysis, nb201, profiling, stored, tables, viz
 
 profile = nas_kit.get_profile()
 print(nas_kit.describe_environment())
@@ -151,6 +148,14 @@ for name, recs in runs.items():
         print(f"{name:26s} seed {seed}: skips {cell.skip_count()}  CIFAR-10 {e.cifar10_test:.2f} %  "
               f"CIFAR-100 {e.cifar100_test:.2f} %  ImageNet16-120 {e.imagenet16_test:.2f} %")
 print("Source:", nb201.ATTRIBUTION)
+print()
+uniform = 1 / len(first["primitives"])
+for name, recs in runs.items():
+    last_acc = [rec["history"][-1]["train_acc"] for rec in recs]
+    drift = [analysis.op_weight_drift(rec, "skip_connect") for rec in recs]
+    print(f"{name:26s} last-epoch supernet training accuracy "
+          f"{', '.join(f'{a:.1f}' for a in last_acc)} %;  largest distance of skip's mean "
+          f"weight from the uniform {uniform:.2f}: {', '.join(f'{d:.4f}' for d in drift)}")
 
 # %% [markdown]
 # **Reading the outputs stored with this book** (one execution at the `colab` profile on a
@@ -172,41 +177,24 @@ print("Source:", nb201.ATTRIBUTION)
 #
 # PC-DARTS sends only 1/K of the channels (K = 4) through the candidate operations, which
 # cuts the cost of the mixed ops; RF-PCDARTS adds random features. One search step of
-# each, timed on your device in the DARTS space at your profile's network size, with the
-# same batch size for all three:
+# each, with and without random features, timed on your device in the DARTS space at your
+# profile's network size, with the same batch size for all four
+# (`profiling.search_step_cost`). Beside the time: the activations autograd saves for the
+# backward pass of one weight step (the memory that grows with the batch), and how many of
+# the supernet's weights the weight step trains.
 
 # %%
-def time_step(method, steps=3):
+for method in ("darts", "rf-darts", "pc-darts", "rf-pcdarts"):
     run = nas_kit.prepare_search(method, "darts", dataset, profile=profile.name, seed=0,
                                  progress=False, batch_size=16, alpha_warmup_epochs=0)
-    batches = (*run.train_loader.next(), *run.val_loader.next())
-    if run.device.type == "cuda":   # peak from here: CUDA graphs allocate when captured
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    # warm-up: on a GPU the first steps run eagerly, then are captured as CUDA graphs
-    for _ in range(1 if run.graphed is None else run.graphed.warmup + 2):
-        run.step(*batches, lr=run.cfg.w_lr, update_alpha=True)
-    if run.device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        run.step(*batches, lr=run.cfg.w_lr, update_alpha=True)
-    if run.device.type == "cuda":
-        torch.cuda.synchronize()
-    ms = 1000 * (time.perf_counter() - t0) / steps
-    peak = torch.cuda.max_memory_allocated() / 2**20 if run.device.type == "cuda" else None
-    return ms, peak, run.model.num_weights()
-
-
-for method in ("darts", "pc-darts", "rf-pcdarts"):
-    ms, peak, n = time_step(method)
-    mem = f", peak GPU memory {peak:.0f} MiB" if peak is not None else ""
-    print(f"{method:11s} {ms:8.1f} ms per search step (batch 16){mem}; supernet weights {n:,}")
+    c = profiling.search_step_cost(run, steps=3)
+    mem = f", peak GPU memory {c['peak_mib']:.0f} MiB" if c["peak_mib"] is not None else ""
+    print(f"{method:11s} {c['ms_per_step']:7.1f} ms per search step (batch 16){mem}; "
+          f"activations saved for backward {c['saved_activation_mib']:6.1f} MiB; "
+          f"weights {c['weights']:,}, trained {c['trained_weights']:,}")
 
 # %% [markdown]
-# The weight count is every weight of the supernet, frozen ones included: RF-PCDARTS
-# trains only its BatchNorm γ and β, and it counts more weights than PC-DARTS because its
-# cells' BatchNorms have those affine parameters while PC-DARTS' have none.
+# READING-2-PENDING
 #
 # ## 3. Does training only BatchNorm change the α-gradient of skip?
 #
@@ -216,45 +204,43 @@ for method in ("darts", "pc-darts", "rf-pcdarts"):
 # advantage skip has in a trained supernet, skip should be pushed up less (or pushed down
 # more) with BatchNorm only than with all weights trained.
 
+# Each bar is the mean over 32 validation batches, with two standard errors of that mean
+# as its error bar; a sign counts only where the bar does not cross zero
+# (`analysis.push_verdict`).
+
 # %%
-def promoted(method, **kw):
+PROBE_BATCHES = 32
+
+
+def push_stats(method, **kw):
     probe = nas_kit.prepare_search(method, "nb201", dataset, profile=profile.name, seed=0,
                                    progress=False, epochs=3, alpha_warmup_epochs=3, **kw)
     for _ in range(probe.cfg.epochs):
         probe.run_epoch()
-    return {op: -g for op, g in analysis.alpha_gradients(probe, batches=4)["cell"].items()}
+    return analysis.alpha_gradient_stats(probe, batches=PROBE_BATCHES)["cell"]
 
 
-push = {"all weights": promoted("darts"), "BatchNorm only": promoted("rf-darts")}
+push = {"all weights": push_stats("darts"), "BatchNorm only": push_stats("rf-darts")}
 ops = list(push["all weights"])
 fig, ax = plt.subplots(figsize=(8, 3.4))
 width = 0.38
-for k, (name, values) in enumerate(push.items()):
-    ax.bar(np.arange(len(ops)) + (k - 0.5) * width, [values[o] for o in ops], width, label=name)
+for k, (name, st) in enumerate(push.items()):
+    ax.bar(np.arange(len(ops)) + (k - 0.5) * width, [-st[o][0] for o in ops], width,
+           yerr=[2 * st[o][1] for o in ops], capsize=3, label=name)
 ax.set_xticks(np.arange(len(ops)), ops)
 ax.axhline(0, color="black", lw=0.8)
 ax.set_ylabel("−mean ∂L_val/∂α (push up > 0)")
-ax.set_title(f"NAS-Bench-201 supernet after 3 epochs of weight training, {profile.name} profile", fontsize=9)
+ax.set_title(f"NAS-Bench-201 supernet after 3 epochs of weight training, {profile.name} profile, "
+             f"{PROBE_BATCHES} batches, bars ±2 s.e.", fontsize=9)
 ax.legend()
 fig.tight_layout()
+plt.show()
+for name, st in push.items():
+    print(f"{name:15s}" + "".join(f"  {o} {-st[o][0]:+.4f} ±{st[o][1]:.4f} ({analysis.push_verdict(*st[o])})"
+                                  for o in ops))
 
 # %% [markdown]
-# In the outputs stored with this book, the validation loss pushes skip *down* in both
-# regimes after 3 epochs, less strongly with BatchNorm only, and most operations' pushes
-# are weaker with BatchNorm only.
-#
-# Each bar is a mean over only 4 validation batches, and that is too few for the
-# BatchNorm-only bars. `python benchmarks/alpha_gradient_noise.py` repeats this probe
-# (the same settings, `colab` profile, seed 0, the CIFAR-10 JPEG copy, on a 2-core CPU,
-# nas_kit 4904af3, outside this execution) and reads 32 batches: all five
-# all-weights bars keep their sign and stay at least two standard errors from zero, skip
-# pushed down among them; with BatchNorm only, four of the five bars reverse their sign,
-# skip's included, and only one is then two standard errors from zero. So with all weights
-# trained skip is pushed down here, and with BatchNorm only this probe cannot tell skip's
-# sign. With no advantage for skip to lose when all weights train, this probe cannot show,
-# at this budget and this early in the search, the dilution the paper describes; whether that appears later in a search, or at the paper's
-# budget, is not measured in this chapter. (The next execution of this chapter reads more
-# batches, with `analysis.alpha_gradient_stats`.)
+# READING-3-PENDING
 #
 # ## 4. Stored records: the paper's budget, run on a GPU
 #
@@ -279,16 +265,44 @@ if found.records:
 # %% [markdown]
 # ## The paper's claims and our measurements
 #
-# | claim (RF-DARTS paper) | your runs above | stored records (section 4) |
-# |---|---|---|
-# | training only BatchNorm avoids the collapse | section 1: skip weight and skip counts per regime | skip counts of `rf-darts-*` against `darts-convonly-nb201-s0` and ch02's DARTS records |
-# | RF-DARTS reaches 94.36 % on NAS-Bench-201 (CIFAR-10) | section 1: benchmark accuracy of your cells | `rf-darts-nb201-s0..2`: C10 column |
-# | random features dilute skip's auxiliary role | section 3: α-gradient of skip under each regime | – |
-#
-# The "your runs" column comes from the runs you just made, at the profile printed at the
-# top (in the `smoke` profile it means nothing). Only complete stored records in section 4
-# are paper-budget measurements; its output says which are partial and which this copy of
-# the book lacks.
+# The paper's numbers (with their sources) beside those of your runs above and of the
+# stored paper-budget records of section 4, computed here from the records:
+
+# %%
+def per_record(records, value):
+    return "; ".join(f"{stored.label(n, r)}: {value(r)}" for n, r in records.items()) or "none stored yet"
+
+
+def pick(method, space):
+    return {n: r for n, r in found.records.items() if r["method"] == method and r["space"] == space
+            and r["config"].get("trainable") != "conv_only"}   # not the control
+
+
+rf_c10 = [nb201.accuracy(r["genotype"]) for r in runs["BatchNorm only (RF-DARTS)"]]
+skips = {name: ", ".join(str(stored.final_skip_count(r)) for r in recs) for name, recs in runs.items()}
+skip_push = {name: f"{-st['skip_connect'][0]:+.4f} ± {st['skip_connect'][1]:.4f} "
+             f"({analysis.push_verdict(*st['skip_connect'])})" for name, st in push.items()}
+display(tables.claims_table([
+    ["RF-DARTS, NAS-Bench-201: CIFAR-10 test % of the final cell",
+     "94.36 (abstract, arXiv 2208.08835); 94.27 (PapersWithCode listing)",
+     f"{np.mean(rf_c10):.2f} (seeds {', '.join(map(str, SEEDS))}: {', '.join(f'{a:.2f}' for a in rf_c10)})",
+     per_record(pick("rf-darts", "nb201"), lambda r: f"{nb201.accuracy(r['genotype']):.2f}")],
+    ["training only BatchNorm avoids the collapse: skips in the final NB201 cell (of 6)",
+     "collapse avoided (abstract); no skip count given",
+     "; ".join(f"{name}: {v}" for name, v in skips.items()),
+     "RF-DARTS " + per_record(pick("rf-darts", "nb201"), stored.final_skip_count)
+     + " | DARTS " + per_record(pick("darts", "nb201"), stored.final_skip_count)],
+    ["random features dilute skip's auxiliary role: push on skip's α after 3 epochs",
+     "argued in words (abstract), no measurement",
+     "; ".join(f"{name}: {v}" for name, v in skip_push.items()),
+     "not measured at the paper's budget"],
+], notes=[f"Your runs: {profile.name} profile, data {first['dataset_provenance']}, device "
+          f"{first['env']['device_name']}. Push: −mean ∂L_val/∂α ± one standard error over "
+          f"{PROBE_BATCHES} batches (up > 0). Stored: paper budget (50 epochs); a partial "
+          "record's value is that of its last completed epoch, not of a finished search."]))
+
+# %% [markdown]
+# CLAIMS-READING-PENDING
 #
 # ## Exercises
 #
