@@ -56,11 +56,12 @@ if importlib.util.find_spec("nas_kit") is None:
 # 3. *why*: which operations the validation loss pushes up, measured on the α-gradient.
 #
 # Whether your runs collapse depends on the budget. The `colab` profile searches
-# NAS-Bench-201 for 10 epochs on 2,500 + 2,500 images, 390 α-steps in all; the paper's
-# budget makes about 390 α-steps in *each* of its 50 epochs. In the outputs stored with
-# this book (the `colab` profile, executed on a CPU) no seed collapses, although two of the
-# three gain skips in their last epochs; section 4 shows the stored paper-budget records,
-# the place to look for the collapse itself.
+# NAS-Bench-201 for 10 epochs on 2,500 + 2,500 images with a smaller supernet (2 cells per
+# stage instead of 5), 390 α-steps in all; the paper's budget makes about 390 α-steps in
+# *each* of its 50 epochs, on 25,000 + 25,000 images. In the outputs stored with this book
+# (the `colab` profile, executed on a CPU) no seed collapses, although two of the three
+# gain skips in the second half of their search; section 4 shows the stored paper-budget
+# records, the place to look for the collapse itself once they are complete.
 
 # %%
 import matplotlib.pyplot as plt
@@ -132,12 +133,13 @@ viz.plot_skip_counts(nb_records, labels=[f"seed {s}" for s in SEEDS])
 # %% [markdown]
 # Compare your seeds with the all-skip cell (54.30 %). In the outputs stored with this
 # book (`colab` profile, on a CPU) no seed comes near it: the three final cells score 92.93,
-# 93.89 and 93.47 % on CIFAR-10, with 1, 2 and 3 skips. The skip counts per epoch already
-# show the direction, though: seeds 1 and 2 derive cells without any skip for their first
-# four and five epochs, then gain skips until the end (2 and 3), while seed 0 starts with 3
-# skips and ends with 1. The skips that appear do not cost accuracy yet (seed 2's last cell
-# routes node 3 through three skips after two 3×3 convolutions). A drift in two seeds of
-# three over 390 α-steps is a beginning, not a collapse; section 4's record
+# 93.89 and 93.47 % on CIFAR-10, with 1, 2 and 3 skips. The skip counts per epoch differ by
+# seed. Seeds 1 and 2 derive cells without any skip for their first four and five epochs,
+# then gain skips (seed 1 holds 2 from epoch 6 on, seed 2 ends with 3), and their accuracy
+# rises meanwhile (seed 1 from 91.67 to 93.89 %). Seed 0 goes the other way, from 3 skips
+# to between 0 and 1; each time it swaps a 3×3 convolution for a skip on the edge from
+# node 1 to node 3 (epochs 7 and 10) its accuracy falls from 93.53 to 92.93 %. Skips creep
+# into two seeds of three over 390 α-steps: not a collapse. Section 4's record
 # `darts-nb201-s0`, searched at the paper's budget, is the one to compare: its table row
 # gives the skips in its last cell and the benchmark accuracy of that cell after the
 # epochs it completed. Exercise 1 asks you to follow your own runs further.
@@ -162,8 +164,9 @@ viz.plot_skip_counts(record)
 # In the stored outputs (`colab` profile, 120 α-steps) α has barely moved in the DARTS
 # space: on the one or two edges where skip leads, it leads every convolution by at most
 # 0.0003 in softmax weight, and the derived normal cell holds 0 or 1 skip at each epoch
-# (0 at the end). Too few steps to read a drift here; the stored paper-budget record of
-# section 4 has 50 epochs of about 390 steps each.
+# (0 at the end). Too few steps to read a drift here; the stored paper-budget record
+# `darts-darts-s0` is planned for 50 epochs of about 390 steps each (section 4 says how
+# many it has completed).
 
 # %% [markdown]
 # ## 3. Why: which operations does the validation loss push up?
@@ -179,7 +182,8 @@ viz.plot_skip_counts(record)
 # again after each epoch of training the weights (α kept frozen so that only $w$ changes).
 # Each point is a mean over 32 validation batches; its error bar is two standard errors
 # of that mean over the batches. A sign counts only where the bar does not cross zero
-# (`analysis.push_verdict`).
+# (`analysis.push_verdict`). The table under the plot prints each push with *one*
+# standard error, and the verdict.
 
 # %%
 PROBE_BATCHES = 32
@@ -218,23 +222,24 @@ for op in ops:
 # train. A pattern must hold over several epochs (and seeds, exercise 4) to count.
 #
 # In the outputs stored with this book (`colab` profile, seed 0, on a CPU), **no operation
-# keeps one direction**: in a fresh supernet only `avg_pool_3x3` has a decided sign (pushed
-# up). After epoch 1 the two convolutions are pushed up and skip and `avg_pool_3x3` down;
-# after epoch 2 it is the reverse, skip and `avg_pool_3x3` up, the convolutions down; after
-# epoch 3 only `nor_conv_1x1` (up) and `none` (up) are decided and skip is undecided again.
-# So skip is favoured after one epoch of three, always together with the other
-# parameter-free operation and against both convolutions: one epoch, not a pattern. What
-# the probe does show is that the parameter-free operations and the convolutions are
-# pushed in opposite directions whenever the signs are decided. In the `smoke` profile (two
-# epochs on tiny synthetic data) the values mean nothing.
+# keeps one direction**. In a fresh supernet only `avg_pool_3x3` has a decided sign (pushed
+# down). After epoch 1 the two convolutions are pushed up, skip and `avg_pool_3x3` down;
+# after epoch 2 it is the reverse, skip and `avg_pool_3x3` up, the convolutions and `none`
+# down; after epoch 3 only `nor_conv_1x1` and `none` are decided (both up) and skip is
+# undecided again. So skip is favoured after one epoch of three: one epoch, not a pattern.
+# What the probe does show: whenever their signs are decided (after epochs 1 and 2), skip
+# and `avg_pool_3x3` move together and against both convolutions, while `none` follows
+# neither group. In the `smoke` profile (two epochs on tiny synthetic data) the values mean
+# nothing.
 #
-# How many batches a point needs matters. With 4 batches per point, as this chapter read
-# before, the standard errors are about √8 ≈ 2.8 times larger; if the means stayed as they
-# are, only one of the signs decided above (`none` after epoch 2) would stay two standard
-# errors from zero. And single epochs are fragile: the same probe in
+# How many batches a point needs matters. With 4 batches per point, the standard errors
+# would be about √8 ≈ 2.8 times larger; if the means stayed as they are, only one of the
+# signs decided above would stay two standard errors from zero, and only just (`none`
+# after epoch 2). And single epochs are fragile: the same probe in
 # `benchmarks/alpha_gradient_noise.py --methods darts --every-epoch`, run with one CPU
-# thread instead of two (nas_kit 4904af3), gave other values after the same epochs (skip
-# pushed up after epoch 2 and down after epoch 3).
+# thread instead of two and an earlier commit (nas_kit 4904af3), decided other signs for
+# skip: undecided after epoch 1 (pushed down here) and pushed down after epoch 3
+# (undecided here).
 # Only what holds across such repeats, and across seeds (exercise 4), is a finding.
 #
 # ## 4. Stored records: the paper's budget, run on a GPU
@@ -298,16 +303,19 @@ display(tables.claims_table([
 # At the `colab` budget (outputs stored with this book) the paper's collapse is not
 # reproduced by your runs: the final NAS-Bench-201 cells score about 93 % instead of 54.30 %
 # and hold 1 to 3 skips instead of 6, and the DARTS-space normal cell has none. The stored
-# `darts-nb201-s0` record, after only 3 of its 50 paper-budget epochs, already derives a
-# cell with 5 skips (80.57 %): the direction the paper reports, but not yet its end point.
-# Exercise 1 asks you to find where your own runs start to drift.
+# `darts-nb201-s0` record has completed only 3 of its 50 paper-budget epochs: its cell has
+# held 5 skips since the first epoch (80.57 % after the third). Many skips early, then, but
+# neither a drift within those epochs nor the paper's end point yet. Exercise 1 asks you
+# to find where your own runs start to drift.
 #
 # ## Exercises
 #
-# 1. Predict, then run: the collapse needs many α-steps. Search NAS-Bench-201 with more
-#    data or more epochs (`limit=10_000` or `epochs=30` in `nas_kit.search`: twice and
-#    three times the α-steps and the time of the colab search). Do skips appear in the derived cell, and does its benchmark
-#    accuracy start to fall? After how many α-steps (`analysis.alpha_updates(record)`)?
+# 1. Predict, then run: what does your search lack for a collapse, α-steps, data or
+#    supernet size? Search NAS-Bench-201 with more data or more epochs (`limit=10_000` or
+#    `epochs=30` in `nas_kit.search`: twice and three times the α-steps and the time of
+#    the colab search), or with the paper's 5 cells per stage (`cells_per_stage=5`). Do
+#    skips take over the derived cell, and does its benchmark accuracy start to fall?
+#    After how many α-steps (`analysis.alpha_updates(record)`)?
 # 2. Search NAS-Bench-201 with `seed=3, 4, 5`. Is the collapse a property of the method
 #    or of one unlucky seed?
 # 3. Run section 1 with `dataset="cifar100"` (or `"svhn"`). Does the drift depend on the
