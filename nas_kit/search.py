@@ -20,6 +20,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -438,8 +439,16 @@ class SearchRun:
             save_record(rec, self.out / "record.json")
         return entry
 
-    def run(self) -> dict[str, Any]:
-        """Run the remaining epochs; returns the record."""
+    def run(self, on_epoch: Callable[[SearchRun, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Run the remaining epochs; returns the record.
+
+        ``on_epoch(run, entry)``, if given, is called after each epoch with this run and
+        that epoch's history entry: to look at the supernet mid-search (e.g.
+        `analysis.reconstruct`). It must leave the run's state alone for the search to stay
+        the one its record describes.
+        """
+        if on_epoch is not None and not callable(on_epoch):
+            raise TypeError(f"on_epoch must be callable (run, entry) -> None, got {on_epoch!r}")
         cfg = self.cfg
         steps = len(self.train_loader)
         bar = None
@@ -453,6 +462,8 @@ class SearchRun:
                 if bar is not None:
                     bar.set_postfix(epoch=entry["epoch"], train_acc=f"{entry['train_acc']:.1f}",
                                     val_acc=f"{entry['val_acc']:.1f}")
+                if on_epoch is not None:
+                    on_epoch(self, entry)
         except torch.cuda.OutOfMemoryError as e:
             raise torch.cuda.OutOfMemoryError(
                 f"CUDA ran out of memory in a {cfg.method} search ({cfg.space} space, batch_size "

@@ -53,6 +53,24 @@ def test_same_seed_gives_identical_records(tmp_path):
     assert c["history"][-1]["weights"] != a["history"][-1]["weights"]
 
 
+def test_on_epoch_sees_every_epoch_and_a_look_at_the_supernet_changes_nothing():
+    from nas_kit import analysis
+    kw = dict(profile="smoke", seed=3, progress=False, device="cpu", epochs=2)
+    plain = nas_kit.prepare_search("mim-darts", "nb201", tiny_data(), **kw).run()
+    seen = []
+
+    def look(run, entry):
+        recovered = analysis.reconstruct(run, n=2)[2]
+        seen.append((entry["epoch"], run.epoch, tuple(recovered.shape)))
+
+    watched = nas_kit.prepare_search("mim-darts", "nb201", tiny_data(), **kw).run(on_epoch=look)
+    assert [(e, r) for e, r, _ in seen] == [(1, 1), (2, 2)]
+    assert seen[0][2][0] == 2
+    assert strip_timing(watched) == strip_timing(plain)
+    with pytest.raises(TypeError, match="on_epoch must be callable.*got 3"):
+        nas_kit.prepare_search("darts", "nb201", tiny_data(), **kw).run(on_epoch=3)
+
+
 @pytest.mark.parametrize("method,space", [("darts", "darts"), ("mim-darts", "nb201"),
                                           ("pc-darts", "nb201")])
 def test_resume_equals_uninterrupted(method, space, tmp_path):
