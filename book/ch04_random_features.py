@@ -54,15 +54,15 @@ if importlib.util.find_spec("nas_kit") is None:
 # features there is little left for it to help. Applied to PC-DARTS the same idea gives
 # RF-PCDARTS.
 #
-# This chapter compares, at your profile, on NAS-Bench-201 and with several seeds:
+# This chapter compares, at your profile:
 #
 # 1. training **all** weights (DARTS), **BatchNorm only** (RF-DARTS) and **convolutions
-#    only**: supernet accuracy, the weight of `skip_connect`, and the benchmark accuracy
-#    of the derived cells;
-# 2. what partial channels and random features change in time, in the activations kept
-#    for the backward pass, and in the number of weights trained;
-# 3. a measurement that tests the "auxiliary role" argument: the α-gradient of skip versus
-#    the convolutions under each regime.
+#    only** on NAS-Bench-201, two seeds each: supernet accuracy, the weight of
+#    `skip_connect`, and the benchmark accuracy of the derived cells;
+# 2. in the DARTS space, what partial channels and random features change in time, in the
+#    activations kept for the backward pass, and in the number of weights trained;
+# 3. a measurement that probes the "auxiliary role" argument: the α-gradient of skip
+#    versus the convolutions under each regime.
 #
 # `nas_kit`'s reading of the method (the paper's method section was not available to us):
 # every convolution is frozen, including the stem and the 1×1 preprocessing convolutions;
@@ -164,23 +164,24 @@ for name, recs in runs.items():
 # differently: check each point against your printout.
 #
 # - α hardly moved in ten epochs: in every run skip's mean weight stays within 0.003 of
-#   the uniform 1/5 (largest distances 0.0004 to 0.0027), so each derived cell is decided
-#   by small margins.
+#   the uniform 1/5 (largest distances 0.0004 to 0.0027).
 # - DARTS itself did not collapse at this budget: its cells kept 1 and 2 skips and score
-#   92.93 and 93.89 % on CIFAR-10, far above the all-skip cell. These runs therefore cannot
-#   test whether training only BatchNorm *avoids* a collapse; the paper-budget records of
-#   section 4 are there for that.
+#   92.93 and 93.89 % on CIFAR-10, far above the all-skip cell (54.30 %, chapter 2). These
+#   runs therefore cannot test whether training only BatchNorm *avoids* a collapse; the
+#   paper-budget records of section 4 are there for that, once they are complete.
 # - RF-DARTS derived cells without skip in both seeds, yet skip's mean weight *rose* over
-#   both of its searches (the middle plot), to the largest distances from 1/5 of the six
-#   runs (0.0015 and 0.0027). A cell without skip is not the same as skip losing weight.
+#   both of its searches (the middle plot), ending 0.0015 and 0.0027 above 1/5; seed 1's
+#   is the largest move of skip in the six runs. A cell without skip is not the same as
+#   skip losing weight.
 # - The convolutions-only control also kept skip out of its cells (0 and 0), with cells
 #   as good as DARTS' (93.33 and 92.76 %), so a cell without skips is not, at this budget,
 #   a sign of random features.
-# - The BatchNorm-only supernet trained slowest (15.1 and 12.9 % training accuracy in its
-#   last epoch, against about 50 % for the other two regimes), and its cells scored lowest
-#   on the benchmark (89.31 and 82.81 % on CIFAR-10); both seeds' cells lost accuracy over
-#   the search (from 93.17 and 90.26 % after the first epoch; right-hand plot). Exercise 4
-#   asks what took skip's place.
+# - The BatchNorm-only supernet trained slowest: 15.1 and 12.9 % training accuracy in its
+#   last epoch, barely above the 10 % of chance, against about 50 % for the other two
+#   regimes. So α was searched on an almost untrained supernet. Its cells scored lowest on
+#   the benchmark (89.31 and 82.81 % on CIFAR-10), and both seeds ended below where they
+#   started (93.17 and 90.26 % after the first epoch; right-hand plot). Exercise 4 asks
+#   what took skip's place.
 
 # %% [markdown]
 # ## 2. Partial channels: what they buy
@@ -210,13 +211,14 @@ for method in ("darts", "rf-darts", "pc-darts", "rf-pcdarts"):
 #   activations saved for backward from 481.4 to 158.5 MiB (3.0× less): only a quarter of
 #   the channels pass through the mixed operations.
 # - **Random features** cut the time too (1292.6 → 873.2 ms with all channels, 575.8 →
-#   449.5 ms with partial channels), because no gradient is computed for the frozen
-#   convolutions' weights. They do *not* cut the saved activations (481.2 against
+#   449.5 ms with partial channels): the frozen convolutions (and the frozen classifier)
+#   need no weight gradients. They do *not* cut the saved activations (481.2 against
 #   481.4 MiB; 158.3 against 158.5 MiB): frozen convolutions spare the work of their
 #   weight gradients, not the activation memory of the backward pass that still reaches α
-#   and every BatchNorm. The speed appendix shows the same at the
-#   paper's shapes on an H100 (eager path, batch 64): 7669.7 MiB for `darts`, 7669.1 MiB
-#   for `rf-darts`.
+#   and every BatchNorm. The H100 benchmark files store the same at the paper's shapes
+#   (eager path, batch 64, two separate runs: `darts` in
+#   `benchmarks/results/search_speed_paper_gpu.json`, 7669.7 MiB; `rf-darts` in
+#   `search_speed_paper_gpu_more.json`, 7669.1 MiB).
 # - RF-DARTS trains 24,528 of its 418,690 supernet weights (5.9 %), RF-PCDARTS 6,480 of
 #   73,018 (8.9 %). The RF supernets count more weights than their all-weights
 #   counterparts because their cells' BatchNorms have affine parameters (γ, β), which are
@@ -276,9 +278,12 @@ for name, st in push.items():
 # the dilution the paper describes appears later in a search, or at the paper's budget, is
 # not measured in this chapter.
 #
-# The probe's single readings are fragile: `benchmarks/alpha_gradient_noise.py` repeats it
-# (one CPU thread instead of two, nas_kit 4904af3) and there, with all weights trained,
-# skip was decided, pushed down (−0.0074 ± 0.0015), while here it is undecided.
+# The probe is deterministic on one machine: `benchmarks/alpha_gradient_noise.py --methods
+# darts rf-darts` repeats it and, with two CPU threads as here, gives exactly these values.
+# It is not robust to the arithmetic, though: an earlier run with one thread, in another
+# session (nas_kit 4904af3, the same search code), gave the same BatchNorm-only values
+# but, with all weights trained, decided skip's sign (pushed down). A reading that the
+# thread count or the machine can flip is not a finding.
 #
 # ## 4. Stored records: the paper's budget, run on a GPU
 #
@@ -344,10 +349,12 @@ display(tables.claims_table([
 # reproduced, and none is refuted: the RF-DARTS cells score 89.31 and 82.81 % on CIFAR-10,
 # not 94.36 %; they hold no skip, but neither do the convolutions-only control's, and DARTS
 # itself did not collapse (section 1); the α-gradient probe decides skip's sign in neither
-# regime (section 3). The stored records are partial so far: after 4 of its 50 epochs the
-# paper-budget RF-DARTS search derives a cell without skip that scores 70.72 %, while
-# DARTS' derives one with 5 skips after 3 epochs. That is the direction the paper
-# describes, but no finished search.
+# regime (section 3). The stored records are partial so far, one seed each: after 4 of
+# its 50 epochs the paper-budget RF-DARTS search derives a cell without skip that scores
+# 70.72 %, while DARTS' derives one with 5 skips after 3 epochs (since its first, with α
+# still near uniform) that scores 80.57 %. Fewer skips with random features, as the paper
+# says, but the cell with more skips is the better one so far; neither search is
+# finished.
 #
 # ## Exercises
 #
