@@ -237,9 +237,9 @@ for op in ops:
 # signs decided above would stay two standard errors from zero, and only just (`none`
 # after epoch 2). And single epochs are fragile: the same probe in
 # `benchmarks/alpha_gradient_noise.py --methods darts --every-epoch`, run with one CPU
-# thread instead of two and an earlier commit (nas_kit 4904af3), decided other signs for
-# skip: undecided after epoch 1 (pushed down here) and pushed down after epoch 3
-# (undecided here).
+# thread instead of two, in another session (nas_kit 4904af3, the same search code),
+# decided other signs for skip: undecided after epoch 1 (pushed down here) and pushed
+# down after epoch 3 (undecided here).
 # Only what holds across such repeats, and across seeds (exercise 4), is a finding.
 #
 # ## 4. Stored records: the paper's budget, run on a GPU
