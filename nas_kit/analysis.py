@@ -72,7 +72,6 @@ def alpha_gradient_stats(run: SearchRun, batches: int = 16) -> dict[str, dict[st
             for t, ops in alpha_gradient_samples(run, batches).items()}
 
 
-
 def push_verdict(mean: float, se: float, z: float = 2.0) -> str:
     """How the validation loss moves an operation's α, read from its mean gradient
     ∂L_val/∂α and that mean's standard error: ``"up"`` (mean ≤ −z·se: descent raises α),
@@ -84,6 +83,7 @@ def push_verdict(mean: float, se: float, z: float = 2.0) -> str:
     if mean >= z * se and mean != 0:
         return "down"
     return "undecided"
+
 
 @torch.no_grad()
 def reconstruct(run: SearchRun, n: int = 8, seed: int = 0):

@@ -60,7 +60,6 @@ class SavedTensorBytes:
         return sum(self._storages.values()) / 2**20
 
 
-
 def saved_activation_mib(run, batches) -> float:
     """MiB autograd keeps for the backward of one w-level forward of a prepared search `run`
     on ``batches[:2]`` (images (B, C, H, W), labels (B,)): its activation memory. Leaves no
@@ -109,6 +108,7 @@ def search_step_cost(run, steps: int = 3) -> dict:
             "saved_activation_mib": saved_activation_mib(run, batches),
             "weights": run.model.num_weights(),
             "trained_weights": sum(p.numel() for p in run.weights)}
+
 
 # --- reading benchmark results (benchmarks/search_speed.py JSON) ---------------------------
 SPEED_COLUMNS = (
