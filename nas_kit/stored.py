@@ -219,6 +219,11 @@ def final_skip_count(record: Mapping[str, Any]) -> int:
     return parse_genotype(record["genotype"], space=record["space"]).skip_count()
 
 
+def per_record(records: Mapping[str, Mapping[str, Any]], value, empty: str = "none stored yet") -> str:
+    """One claims-table cell for stored records: ``"name.json: value; ..."`` with
+    ``value(record)`` for each (a partial record's label says its epochs), or `empty`."""
+    return "; ".join(f"{label(n, r)}: {value(r)}" for n, r in records.items()) or empty
+
 def _peak_gib(record: Mapping[str, Any]) -> str:
     peaks = [e.get("peak_memory_gib") for e in record["history"]]
     peaks = [p for p in peaks if p is not None]

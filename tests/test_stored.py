@@ -150,3 +150,13 @@ def test_the_caption_line_says_when_a_record_was_made_from_modified_code():
     line = stored.provenance([clean, dirty, older])
     assert "commit aaaaaaa, bbbbbbb+modified, ccccccc · 2026-11-25 to 2026-11-27" in line
     assert line.startswith("3 record(s) · profile paper · data CIFAR-10 (JPEG copy) · device H100")
+
+
+def test_per_record_labels_each_value_and_marks_a_partial_record(runs):
+    _, records = runs
+    cell = stored.per_record({"a": records["nb201"], "c": records["cut"]}, stored.final_skip_count)
+    partial = stored.epochs_done(records["cut"])
+    assert partial == "1 of 2 epochs"
+    assert cell == (f"a.json: {stored.final_skip_count(records['nb201'])}; "
+                    f"c.json ({partial}): {stored.final_skip_count(records['cut'])}")
+    assert stored.per_record({}, stored.final_skip_count) == "none stored yet"
