@@ -38,7 +38,7 @@ def _read(run, batches: int, few: int) -> dict:
         m_all, se_all = analysis.mean_se(v)
         ops[op] = {"few": [m_few, se_few], "all": [m_all, se_all],
                    "kept": bool(np.sign(m_few) == np.sign(m_all)),
-                   "decided": bool(abs(m_all) >= 2 * se_all)}
+                   "decided": analysis.push_verdict(m_all, se_all) != "undecided"}
     return ops
 
 
