@@ -229,6 +229,20 @@ def decided_share(record: dict[str, Any], low: float = 0.15, high: float = 0.85)
     return out
 
 
+def shared_edges(record: dict[str, Any], level: float = 0.85) -> tuple[int, int]:
+    """``(shared, edges)`` in a sigmoid search record's last epoch: how many edges (all cell
+    types) have two or more operations with σ(α) >= `level`, of how many edges. Independent
+    sigmoids allow this and softmax does not (two weights of one edge cannot both exceed ½),
+    which is Fair DARTS' "collaboration"; the derived cell keeps one op per edge."""
+    if record.get("relaxation") != "sigmoid":
+        raise ValueError(f"shared_edges reads sigmoid weights; this record's relaxation is "
+                         f"{record.get('relaxation')!r} (method {record.get('method')!r})")
+    if not 0.5 <= level <= 1.0:
+        raise ValueError(f"level must be in [0.5, 1], got {level}")
+    rows = [np.asarray(row) for w in record["history"][-1]["weights"].values() for row in w]
+    return sum(int((row >= level).sum() >= 2) for row in rows), len(rows)
+
+
 def op_weight_drift(record: dict[str, Any], op: str = "skip_connect", cell_type: str | None = None) -> float:
     """How far α moved an operation, read from a softmax search record: the largest
     distance, over its epochs, of `op`'s softmax weight averaged over one cell type's edges

@@ -182,6 +182,20 @@ def test_decided_share_counts_sigmoid_weights_near_zero_or_one():
         analysis.decided_share(_sigmoid_record(history), low=0.9, high=0.1)
 
 
+def test_shared_edges_counts_edges_with_two_strong_sigmoid_ops_in_the_last_epoch():
+    first = dict(weights={"normal": [[0.9, 0.9]], "reduce": [[0.9, 0.9]]}, alpha_updated=True)
+    last = dict(weights={"normal": [[0.9, 0.86, 0.1], [0.9, 0.2, 0.84]], "reduce": [[0.85, 0.85, 0.85]]},
+                alpha_updated=True)
+    record = _sigmoid_record([first, last])
+    assert analysis.shared_edges(record) == (2, 3)
+    assert analysis.shared_edges(record, level=0.8) == (3, 3)
+    assert analysis.shared_edges(record, level=0.95) == (0, 3)
+    with pytest.raises(ValueError, match="relaxation is 'softmax'"):
+        analysis.shared_edges({**record, "relaxation": "softmax"})
+    with pytest.raises(ValueError, match="level must be in"):
+        analysis.shared_edges(record, level=0.3)
+
+
 def test_push_verdict_reads_a_sign_only_two_standard_errors_from_zero():
     assert analysis.push_verdict(-0.02, 0.005) == "up"        # descent raises α
     assert analysis.push_verdict(0.02, 0.005) == "down"
