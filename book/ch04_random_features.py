@@ -354,7 +354,9 @@ display(tables.claims_table([
 # 70.72 %, while DARTS' derives one with 5 skips after 3 epochs (since its first, with α
 # still near uniform) that scores 80.57 %. Fewer skips with random features, as the paper
 # says, but the cell with more skips is the better one so far; neither search is
-# finished.
+# finished. One correction to the table's paper column, third row: the abstract presents
+# the dilution of skip's auxiliary role as a *theoretical finding*, not only an argument
+# in words; we could not read the theorem itself, and no measurement of it.
 #
 # ## Exercises
 #
