@@ -356,7 +356,7 @@ display(tables.claims_table([
 # says, but the cell with more skips is the better one so far; neither search is
 # finished. One correction to the table's paper column, third row: the abstract presents
 # the dilution of skip's auxiliary role as a *theoretical finding*, not only an argument
-# in words; we could not read the theorem itself, and no measurement of it.
+# in words. We could not read the theorem itself, nor any measurement of it.
 #
 # ## Exercises
 #
