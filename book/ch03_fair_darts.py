@@ -133,9 +133,11 @@ viz.plot_alpha_trajectories(fair)
 
 # %% [markdown]
 # In the stored outputs (`colab` profile, seed 0) the sigmoid weights collaborate: on
-# edge 0 → 2, skip and the 3×3 convolution both climb to about 0.87, and on edge 0 → 3
-# skip and the 1×1 convolution do. The derived cell keeps one operation per edge, and on
-# both edges it keeps skip, by a margin too small to see in the plot.
+# edge 0 → 2, skip and both convolutions (1×1 and 3×3) climb to about 0.87, and on edge
+# 0 → 3 skip and the 1×1 convolution do (the 1×1 line hides under another). The other
+# edges settle on a single operation near 0.87, except 0 → 1, which keeps nothing. The
+# derived cell keeps one operation per edge, and on both shared edges it keeps skip, by a
+# margin too small to see in the plot.
 
 # %% [markdown]
 # ## 2. What the zero-one loss does to σ(α)
@@ -380,8 +382,8 @@ display(tables.claims_table([
 # %% [markdown]
 # In the outputs stored with this book (`colab` profile, one seed, on a CPU):
 #
-# - **Collaboration.** With the zero-one loss, 2 of 6 edges end with two operations at
-#   σ ≥ 0.85. Without it, no weight reaches 0.85 at all, so the rule cuts every edge and
+# - **Collaboration.** With the zero-one loss, 2 of 6 edges end with two or more
+#   operations at σ ≥ 0.85 (three on 0 → 2). Without it, no weight reaches 0.85 at all, so the rule cuts every edge and
 #   the "sigmoid only" cell is empty: 10.00 % on CIFAR-10, chance.
 # - **Zero-one loss.** With weight 10, 96 % of the weights are decided after 475
 #   α-steps; the first were decided after epoch 22 (418 α-steps). Without it, none are.
@@ -391,8 +393,9 @@ display(tables.claims_table([
 #   from supernets at 36–46 %. Fair DARTS' gap is the smallest (25.0 points against
 #   softmax's 37.5), but mostly because its supernet is weaker. With one seed and 8
 #   batches, this is no evidence that the zero-one loss closes the gap.
-# - **Skips.** The Fair DARTS cell holds 2 skips, DARTS' 1, both kept on the edges where
-#   skip tied with a convolution (section 1). At this budget, Fair DARTS did not keep skip
+# - **Skips.** The Fair DARTS cell holds 2 skips, DARTS' 1. Fair DARTS' two are kept on
+#   the edges where skip tied with convolutions (section 1); DARTS' softmax weights are
+#   all still near 0.2. At this budget, Fair DARTS did not keep skip
 #   out of the NAS-Bench-201 cell. In the DARTS space its cell is empty (section 2
 #   explains why), so the released cells' 0–1 skips cannot be compared yet.
 # - **Noise on skip.** The noisy search ends with 0 skips against DARTS' 1: a 3×3
