@@ -239,6 +239,8 @@ def shared_edges(record: dict[str, Any], level: float = 0.85) -> tuple[int, int]
                          f"{record.get('relaxation')!r} (method {record.get('method')!r})")
     if not 0.5 <= level <= 1.0:
         raise ValueError(f"level must be in [0.5, 1], got {level}")
+    if not record.get("history"):
+        raise ValueError("shared_edges reads the last epoch's weights; this record has no epochs")
     rows = [np.asarray(row) for w in record["history"][-1]["weights"].values() for row in w]
     return sum(int((row >= level).sum() >= 2) for row in rows), len(rows)
 

@@ -224,6 +224,7 @@ def per_record(records: Mapping[str, Mapping[str, Any]], value, empty: str = "no
     ``value(record)`` for each (a partial record's label says its epochs), or `empty`."""
     return "; ".join(f"{label(n, r)}: {value(r)}" for n, r in records.items()) or empty
 
+
 def _peak_gib(record: Mapping[str, Any]) -> str:
     peaks = [e.get("peak_memory_gib") for e in record["history"]]
     peaks = [p for p in peaks if p is not None]

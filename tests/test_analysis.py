@@ -194,6 +194,8 @@ def test_shared_edges_counts_edges_with_two_strong_sigmoid_ops_in_the_last_epoch
         analysis.shared_edges({**record, "relaxation": "softmax"})
     with pytest.raises(ValueError, match="level must be in"):
         analysis.shared_edges(record, level=0.3)
+    with pytest.raises(ValueError, match="no epochs"):
+        analysis.shared_edges({**record, "history": []})
 
 
 def test_push_verdict_reads_a_sign_only_two_standard_errors_from_zero():
