@@ -79,6 +79,16 @@ class NB201Entry:
     def genotype(self) -> NB201Genotype:
         return parse_nb201_genotype(self.arch)
 
+    def test_text(self, labelled: bool = False) -> str:
+        """The three test accuracies, two decimals: ``"94.37 / 73.51 / 46.34"`` (CIFAR-10 /
+        CIFAR-100 / ImageNet16-120, for a table cell) or, with ``labelled=True``,
+        ``"CIFAR-10 94.37 %, CIFAR-100 73.51 %, ImageNet16-120 46.34 %"`` (for prose)."""
+        values = (self.cifar10_test, self.cifar100_test, self.imagenet16_test)
+        if labelled:
+            return ", ".join(f"{name} {v:.2f} %" for name, v in
+                             zip(("CIFAR-10", "CIFAR-100", "ImageNet16-120"), values))
+        return " / ".join(f"{v:.2f}" for v in values)
+
 
 class _Table:
     def __init__(self, entries: list[NB201Entry]) -> None:

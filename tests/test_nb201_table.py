@@ -88,6 +88,13 @@ def test_entry_fields():
         e.index = 0  # frozen
 
 
+def test_test_text_for_tables_and_prose():
+    e = nb201.lookup(9930)
+    assert e.test_text() == "94.36 / 73.51 / 46.34"
+    assert e.test_text(labelled=True) == "CIFAR-10 94.36 %, CIFAR-100 73.51 %, ImageNet16-120 46.34 %"
+    assert nb201.lookup(nb201.ALL_SKIP).test_text().startswith("54.30 / ")
+
+
 def test_errors():
     with pytest.raises(ValueError, match="conv_3x3"):
         nb201.lookup(CELL_9930.replace("nor_conv_3x3~0|+", "conv_3x3~0|+", 1))
