@@ -146,8 +146,7 @@ for name, recs in runs.items():
     for seed, rec in zip(SEEDS, recs):
         cell = nas_kit.parse_genotype(rec["genotype"])
         e = nb201.lookup(cell)
-        print(f"{name:26s} seed {seed}: skips {cell.skip_count()}  CIFAR-10 {e.cifar10_test:.2f} %  "
-              f"CIFAR-100 {e.cifar100_test:.2f} %  ImageNet16-120 {e.imagenet16_test:.2f} %")
+        print(f"{name:26s} seed {seed}: skips {cell.skip_count()}, {e.test_text(labelled=True)}")
 print("Source:", nb201.ATTRIBUTION)
 print()
 uniform = 1 / len(first["primitives"])
@@ -207,11 +206,11 @@ for method in ("darts", "rf-darts", "pc-darts", "rf-pcdarts"):
 # %% [markdown]
 # In the outputs stored with this book (`colab` profile, on a CPU, batch 16):
 #
-# - **Partial channels** cut a search step from 1292.6 to 575.8 ms (2.2× faster) and the
+# - **Partial channels** cut a search step from 1305.9 to 567.7 ms (2.3× faster) and the
 #   activations saved for backward from 481.4 to 158.5 MiB (3.0× less): only a quarter of
 #   the channels pass through the mixed operations.
-# - **Random features** cut the time too (1292.6 → 873.2 ms with all channels, 575.8 →
-#   449.5 ms with partial channels): the frozen convolutions (and the frozen classifier)
+# - **Random features** cut the time too (1305.9 → 872.6 ms with all channels, 567.7 →
+#   443.1 ms with partial channels): the frozen convolutions (and the frozen classifier)
 #   need no weight gradients. They do *not* cut the saved activations (481.2 against
 #   481.4 MiB; 158.3 against 158.5 MiB): frozen convolutions spare the work of their
 #   weight gradients, not the activation memory of the backward pass that still reaches α
@@ -312,10 +311,6 @@ if found.records:
 # stored paper-budget records of section 4, computed here from the records:
 
 # %%
-def per_record(records, value):
-    return "; ".join(f"{stored.label(n, r)}: {value(r)}" for n, r in records.items()) or "none stored yet"
-
-
 def pick(method, space):
     return {n: r for n, r in found.records.items() if r["method"] == method and r["space"] == space
             and r["config"].get("trainable") != "conv_only"}   # not the control
@@ -329,14 +324,14 @@ display(tables.claims_table([
     ["RF-DARTS, NAS-Bench-201: CIFAR-10 test % of the final cell",
      "94.36 (abstract, arXiv 2208.08835); 94.27 (PapersWithCode listing)",
      f"{np.mean(rf_c10):.2f} (seeds {', '.join(map(str, SEEDS))}: {', '.join(f'{a:.2f}' for a in rf_c10)})",
-     per_record(pick("rf-darts", "nb201"), lambda r: f"{nb201.accuracy(r['genotype']):.2f}")],
+     stored.per_record(pick("rf-darts", "nb201"), lambda r: f"{nb201.accuracy(r['genotype']):.2f}")],
     ["training only BatchNorm avoids the collapse: skips in the final NB201 cell (of 6)",
      "collapse avoided (abstract); no skip count given",
      "; ".join(f"{name}: {v}" for name, v in skips.items()),
-     "RF-DARTS " + per_record(pick("rf-darts", "nb201"), stored.final_skip_count)
-     + " | DARTS " + per_record(pick("darts", "nb201"), stored.final_skip_count)],
+     "RF-DARTS " + stored.per_record(pick("rf-darts", "nb201"), stored.final_skip_count)
+     + " | DARTS " + stored.per_record(pick("darts", "nb201"), stored.final_skip_count)],
     ["random features dilute skip's auxiliary role: push on skip's α after 3 epochs",
-     "argued in words (abstract), no measurement",
+     "a theoretical finding (abstract); no measurement we could read",
      "; ".join(f"{name}: {v}" for name, v in skip_push.items()),
      "not measured at the paper's budget"],
 ], notes=[f"Your runs: {profile.name} profile, data {first['dataset_provenance']}, device "
@@ -354,9 +349,9 @@ display(tables.claims_table([
 # 70.72 %, while DARTS' derives one with 5 skips after 3 epochs (since its first, with α
 # still near uniform) that scores 80.57 %. Fewer skips with random features, as the paper
 # says, but the cell with more skips is the better one so far; neither search is
-# finished. One correction to the table's paper column, third row: the abstract presents
-# the dilution of skip's auxiliary role as a *theoretical finding*, not only an argument
-# in words. We could not read the theorem itself, nor any measurement of it.
+# finished. The third claim, that random features dilute skip's auxiliary role, the
+# abstract presents as a theoretical finding; we could not read the theorem, nor any
+# measurement of it, and our probe of section 3 does not decide it at this budget.
 #
 # ## Exercises
 #
