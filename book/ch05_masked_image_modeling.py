@@ -227,8 +227,9 @@ for ax, op in zip(axes, ("skip_connect", "none")):
     ax.scatter([0.8], [control.op_count(op)], marker="x", s=80, color="black", zorder=3,
                label="masked, CE only (p 4)")
     ax.set_xlabel("mask ratio r (r = 0: DARTS)")
-    ax.set_ylabel(f"{op} edges in the derived cell (of 6)")
+    ax.set_title(f"{op} edges", fontsize=10)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+axes[0].set_ylabel("edges in the derived cell (of 6)")
 axes[1].legend()
 fig.suptitle(f"NAS-Bench-201, one seed, {profile.name} profile (your runs)", fontsize=9)
 fig.tight_layout()
@@ -253,9 +254,11 @@ if fewer:
 #   92.93 % on CIFAR-10. There is little for masking to prevent.
 # - The skip count varies with r, though not only downwards. At r = 0.5, both patch sizes
 #   end with 3 skips, more than DARTS. At r = 0.8, both end with 0 skips. At r = 0.9,
-#   p = 4 ends with 0 skips and p = 8 with 1. The patch size changed the skip count only
-#   at r = 0.9, but it changed the cells at every r: their `none` edges are 0 against 2
-#   (r = 0.5), 1 against 2 (r = 0.8) and 3 against 0 (r = 0.9), for p = 4 against p = 8.
+#   p = 4 ends with 0 skips and p = 8 with 1 (in the left panel the two lines coincide up
+#   to r = 0.8, so patch 4's lies hidden under patch 8's). The patch size changed the skip
+#   count only at r = 0.9, but it changed the cells at every r: their `none` edges are 0
+#   against 2 (r = 0.5), 1 against 2 (r = 0.8) and 3 against 0 (r = 0.9), for p = 4
+#   against p = 8.
 # - Losing skips is not the same as gaining accuracy. Three α-DARTS cells have fewer skips
 #   than DARTS. Their `none` edges average 2.00 against DARTS' 1, and only one of the
 #   three scores above DARTS on CIFAR-10 (the printout under the figure). At r = 0.9 with
@@ -307,11 +310,6 @@ def stored_mim(keep, space="nb201"):
             if r["method"] == "mim-darts" and r["space"] == space and keep(r["config"])}
 
 
-def nb201_tests(genotype):
-    e = nb201.lookup(genotype)
-    return f"{e.cifar10_test:.2f} / {e.cifar100_test:.2f} / {e.imagenet16_test:.2f}"
-
-
 recipe = ("α-DARTS", 0.8, 4)
 
 
@@ -323,9 +321,9 @@ by_ratio = "; ".join(f"p {p}: " + ", ".join(str(skips_at(r, p)) for r in rs) for
 display(tables.claims_table([
     ["NAS-Bench-201, CIFAR-10 / CIFAR-100 / ImageNet16-120 test % of the final cell",
      "94.30 / 73.16 / 46.34 (secondary listings of arXiv 2211.10105; seeds not known)",
-     f"{nb201_tests(cells[recipe])} (r 0.8, p 4, seed 0); DARTS {nb201_tests(cells[('DARTS', 0.0, None)])}",
+     f"{bench[recipe].test_text()} (r 0.8, p 4, seed 0); DARTS {bench[('DARTS', 0.0, None)].test_text()}",
      stored.per_record(stored_mim(lambda c: c["mim_loss"] and (c["mask_ratio"], c["patch_size"]) == (0.8, 4)),
-                       lambda r: nb201_tests(r["genotype"]))],
+                       lambda r: nb201.lookup(r["genotype"]).test_text())],
     ["more masking (higher r, larger p) → fewer skips: skips in the final cell at r = 0, 0.5, 0.8, 0.9",
      "DARTS space, released normal cells, 4 seeds: DARTS 4, 3, 2, 2; r 0.8 p 4: 0, 1, 2, 2; "
      "r 0.9 p 4: 0, 0, 1, 0; r 0.8 p 8: 0, 0, 0, 0 (our count of the code)",
