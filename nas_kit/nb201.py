@@ -33,8 +33,8 @@ from importlib import resources
 
 from .genotypes import NB201Genotype, parse_nb201_genotype
 
-__all__ = ["DATASETS", "SPLITS", "ALL_SKIP", "ATTRIBUTION", "NB201Entry", "lookup", "index_of", "arch_of",
-           "accuracy", "optimum", "optima", "table", "rank", "N_CELLS"]
+__all__ = ["DATASETS", "SPLITS", "TEST_COLUMNS", "ALL_SKIP", "ATTRIBUTION", "NB201Entry", "lookup",
+           "index_of", "arch_of", "accuracy", "optimum", "optima", "table", "rank", "N_CELLS"]
 
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 SPLITS = ("test", "valid")
@@ -50,6 +50,10 @@ _FIELDS = {
     ("imagenet16-120", "test"): "imagenet16_test",
     ("cifar10", "valid"): "cifar10_valid",
 }
+#: The three test accuracies of every cell: (dataset, NB201Entry field, display title).
+TEST_COLUMNS = (("cifar10", "cifar10_test", "CIFAR-10"),
+                ("cifar100", "cifar100_test", "CIFAR-100"),
+                ("imagenet16-120", "imagenet16_test", "ImageNet16-120"))
 _COLUMNS = ("index", "arch", "c10_test", "c100_test", "in16_test", "c10_valid", "params_m")
 
 ATTRIBUTION = (
@@ -80,14 +84,12 @@ class NB201Entry:
         return parse_nb201_genotype(self.arch)
 
     def test_text(self, labelled: bool = False) -> str:
-        """The three test accuracies, two decimals: ``"94.37 / 73.51 / 46.34"`` (CIFAR-10 /
-        CIFAR-100 / ImageNet16-120, for a table cell) or, with ``labelled=True``,
-        ``"CIFAR-10 94.37 %, CIFAR-100 73.51 %, ImageNet16-120 46.34 %"`` (for prose)."""
-        values = (self.cifar10_test, self.cifar100_test, self.imagenet16_test)
+        """The three test accuracies (`TEST_COLUMNS`), two decimals. Cell 9930:
+        ``"94.36 / 73.51 / 46.34"`` for a table cell, or with ``labelled=True``
+        ``"CIFAR-10 94.36 %, CIFAR-100 73.51 %, ImageNet16-120 46.34 %"`` for prose."""
         if labelled:
-            return ", ".join(f"{name} {v:.2f} %" for name, v in
-                             zip(("CIFAR-10", "CIFAR-100", "ImageNet16-120"), values))
-        return " / ".join(f"{v:.2f}" for v in values)
+            return ", ".join(f"{title} {getattr(self, field):.2f} %" for _, field, title in TEST_COLUMNS)
+        return " / ".join(f"{getattr(self, field):.2f}" for _, field, _ in TEST_COLUMNS)
 
 
 class _Table:

@@ -67,9 +67,7 @@ __all__ = ["METHODS", "SPACES", "NB201_COLUMNS", "EVAL_SHAPE", "PaperNB201", "Pa
 METHODS = ("darts", "darts-2nd", "fair-darts", "pc-darts", "rf-darts", "rf-pcdarts", "mim-darts")
 SPACES = ("nb201", "darts")
 #: NAS-Bench-201 datasets: (nb201 name, NB201Entry field, column title).
-NB201_COLUMNS = (("cifar10", "cifar10_test", "CIFAR-10"),
-                 ("cifar100", "cifar100_test", "CIFAR-100"),
-                 ("imagenet16-120", "imagenet16_test", "ImageNet16-120"))
+NB201_COLUMNS = nb201.TEST_COLUMNS
 #: The DARTS CIFAR evaluation network (Liu et al. 2019, `cnn/train.py`).
 EVAL_SHAPE = dict(C=36, layers=20, num_classes=10, image_size=32)
 

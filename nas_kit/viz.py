@@ -641,10 +641,6 @@ def plot_skip_counts(records, *, ax=None, labels: Sequence[str] | None = None):
     return fig
 
 
-_NB201_DATASETS = (("cifar10", "CIFAR-10"), ("cifar100", "CIFAR-100"),
-                   ("imagenet16-120", "ImageNet16-120"))
-
-
 def plot_nb201_accuracy(records, *, labels: Sequence[str] | None = None, title: str = ""):
     """Benchmark test accuracy of the cell derived after every epoch, one panel per
     NAS-Bench-201 dataset (CIFAR-10, CIFAR-100, ImageNet16-120), one line per record,
@@ -655,7 +651,7 @@ def plot_nb201_accuracy(records, *, labels: Sequence[str] | None = None, title: 
     if spaces:
         raise ValueError(f"plot_nb201_accuracy needs NAS-Bench-201 records; got space(s) {spaces}")
     fig, axes = _subplots(1, 3, figsize=(13, 3.6), sharex=True)
-    for ax, (ds, name) in zip(axes, _NB201_DATASETS):
+    for ax, (ds, _, name) in zip(axes, nb201.TEST_COLUMNS):
         for i, rec in enumerate(records):
             epochs, accs = nb201.accuracy_per_epoch(rec, ds)
             label = labels[i] if labels is not None else f"seed {rec.get('seed')}"
